@@ -1,0 +1,95 @@
+"""Writing and reading the recorder's index: segments, outages, and where a camera's timeline ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from custos.catalog.models import Camera, Outage, Segment
+from custos.errors import CustosError, Kind
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRecord:
+    """Everything the catalog keeps of one finished segment."""
+
+    camera: str
+    storage_key: str
+    start_utc: dt.datetime
+    end_utc: dt.datetime
+    start_90k: int
+    duration_90k: int
+    frame_count: int
+    size_bytes: int
+    codec: str
+    codec_string: str
+    width: int
+    height: int
+    keyframes: list[tuple[int, int]]
+    sha256: str
+    recovered: bool = False
+
+
+def camera_by_name(session: Session, name: str) -> Camera:
+    cam = session.scalar(select(Camera).where(Camera.name == name))
+    if cam is None:
+        raise CustosError(Kind.NOT_FOUND, f"no camera named {name!r}")
+    return cam
+
+
+def index_segment(session: Session, rec: SegmentRecord) -> Segment:
+    fields: dict[str, Any] = asdict(rec)
+    cam = camera_by_name(session, fields.pop("camera"))
+    fields["keyframes"] = [list(k) for k in rec.keyframes]
+    seg = Segment(camera_id=cam.id, **fields)
+    session.add(seg)
+    session.flush()
+    return seg
+
+
+def indexed_keys(session: Session) -> set[str]:
+    return set(session.scalars(select(Segment.storage_key)))
+
+
+def timeline_end(session: Session, camera_id: int) -> tuple[int, dt.datetime] | None:
+    """Where the camera's media timeline ends: (end_90k, end_utc) of its latest segment, if any."""
+    row = session.execute(
+        select(Segment.start_90k + Segment.duration_90k, Segment.end_utc)
+        .where(Segment.camera_id == camera_id)
+        .order_by((Segment.start_90k + Segment.duration_90k).desc())
+        .limit(1)
+    ).first()
+    return (int(row[0]), row[1]) if row else None
+
+
+def open_outage(session: Session, camera: str, start_utc: dt.datetime, cause: str) -> int:
+    cam = camera_by_name(session, camera)
+    outage = Outage(camera_id=cam.id, start_utc=start_utc, cause=cause)
+    session.add(outage)
+    session.flush()
+    return outage.id
+
+
+def close_outage(session: Session, outage_id: int, end_utc: dt.datetime) -> None:
+    outage = session.get(Outage, outage_id)
+    if outage is None:
+        raise CustosError(Kind.NOT_FOUND, f"no outage {outage_id}")
+    outage.end_utc = max(end_utc, outage.start_utc)
+
+
+def close_open_outages(session: Session, end_utc: dt.datetime, cause_suffix: str) -> int:
+    """At start, outages left open by a crash end at the last moment the recorder is known to have run."""
+    n = 0
+    for outage in session.scalars(select(Outage).where(Outage.end_utc.is_(None))):
+        outage.end_utc = max(end_utc, outage.start_utc)
+        outage.cause = f"{outage.cause}; {cause_suffix}"
+        n += 1
+    return n
+
+
+def segment_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Segment)) or 0)

@@ -1,0 +1,114 @@
+"""The settings tree: a TOML file, overridden by `CUSTOS_*` environment variables, then by arguments.
+
+Embedded defaults make a deployment out of nothing: SQLite and footage in one local data folder.
+Nested fields are set from the environment with a double underscore, e.g.
+`CUSTOS_RECORDER__SEGMENT_S=30` or `CUSTOS_DATABASE_URL=postgresql+psycopg://…`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class RecorderSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["batch", "pyav"] = Field(
+        "batch", description="Ingest client: 'batch' (our batching RTSP client) or 'pyav' (FFmpeg's demuxer)."
+    )
+    segment_s: float = Field(60.0, gt=0, le=3600, description="Target segment length; cut at the next keyframe.")
+    fragment_ms: int = Field(
+        1000, ge=100, le=1000, description="Fragments are written and fsynced at least this often (DESIGN principle 5)."
+    )
+    read_interval_ms: int = Field(50, ge=1, le=1000, description="How often the batching client drains its sockets.")
+    rtsp_timeout_s: float = Field(10.0, gt=0, description="No data for this long counts as an outage.")
+    reconnect_min_s: float = Field(1.0, gt=0, description="First reconnect delay; doubles up to reconnect_max_s.")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")
+    min_free_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="Below this free space the recorder raises a disk alarm."
+    )
+
+
+class StorageSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["local"] = Field("local", description="Where segments live; S3 Object Lock follows.")
+    root: Path | None = Field(None, description="Folder for footage; defaults to DATA_DIR/footage.")
+
+
+class WebSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Address the console listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port the console listens on (0: any free port).")
+
+
+class Settings(BaseSettings):
+    """Everything a custos process needs to know, validated once at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CUSTOS_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    data_dir: Path = Field(Path("custos-data"), description="The deployment's data folder.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; defaults to SQLite in DATA_DIR/custos.db."
+    )
+    recorder: RecorderSettings = RecorderSettings()
+    storage: StorageSettings = StorageSettings()
+    web: WebSettings = WebSettings()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.recorder.reconnect_max_s < self.recorder.reconnect_min_s:
+            raise ValueError(
+                f"recorder.reconnect_max_s ({self.recorder.reconnect_max_s}) is below "
+                f"recorder.reconnect_min_s ({self.recorder.reconnect_min_s})"
+            )
+        return self
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'custos.db').resolve()}"
+
+    @property
+    def footage_root(self) -> Path:
+        return self.storage.root or self.data_dir / "footage"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("toml_file") is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings: TOML file < environment < keyword overrides. A missing named file is an error."""
+    from custos.errors import CustosError, Kind
+
+    if config_file is not None and not config_file.is_file():
+        raise CustosError(Kind.INVALID_ARGUMENT, f"configuration file {config_file} does not exist")
+    if config_file is None:
+        return Settings(**overrides)
+
+    class FromFile(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
+
+    return Settings.model_validate(FromFile(**overrides).model_dump())

@@ -1,0 +1,136 @@
+"""The recorder: one process, many cameras. Recovery first, then the chosen ingest client.
+
+Wiring only: the catalog says which cameras to record, CameraRecorder turns pictures into segments
+and outage records, the Flusher makes them durable, the client (batch or pyav) brings the bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+from sqlalchemy import select
+
+from custos.catalog.db import Database
+from custos.catalog.models import Camera
+from custos.catalog.records import close_open_outages, timeline_end
+from custos.config import Settings
+from custos.ingest.camera import CameraRecorder, CameraStatus, utcnow
+from custos.ingest.flusher import Flusher
+from custos.ingest.recovery import RecoveryReport, recover
+from custos.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+
+class IngestClient(Protocol):
+    name: str
+
+    def run(self, cams: list[CameraRecorder], stop: threading.Event) -> None: ...
+
+
+def make_client(settings: Settings) -> IngestClient:
+    if settings.recorder.backend == "pyav":
+        from custos.ingest.pyav_client import PyAVClient
+
+        return PyAVClient(settings.recorder)
+    from custos.ingest.batch import BatchClient
+
+    return BatchClient(settings.recorder)
+
+
+class Recorder:
+    def __init__(self, settings: Settings, db: Database, storage: Storage, *, cameras: list[str] | None = None) -> None:
+        self._settings = settings
+        self._db = db
+        self._storage = storage
+        self._only = cameras
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.cams: list[CameraRecorder] = []
+        self.recovery: RecoveryReport | None = None
+        self.disk_alarm: str | None = None
+        self.flusher: Flusher | None = None
+
+    def prepare(self) -> RecoveryReport:
+        """Recover what a crash left, then build one CameraRecorder per enabled camera."""
+        self.recovery = recover(self._storage, self._db)
+        now = utcnow()
+        self.flusher = Flusher()
+        with self._db.session() as s:
+            closed = close_open_outages(s, now, "closed when the recorder restarted")
+            if closed:
+                log.warning("closed %d outage(s) left open by the previous run", closed)
+            rows = s.scalars(select(Camera).where(Camera.enabled.is_(True)).order_by(Camera.name)).all()
+            self.cams = [
+                CameraRecorder(
+                    cam.name,
+                    cam.url,
+                    storage=self._storage,
+                    db=self._db,
+                    flusher=self.flusher,
+                    segment_s=self._settings.recorder.segment_s,
+                    fragment_ms=self._settings.recorder.fragment_ms,
+                    timeline_end=timeline_end(s, cam.id),
+                )
+                for cam in rows
+                if self._only is None or cam.name in self._only
+            ]
+        return self.recovery
+
+    def start(self) -> None:
+        if self.flusher is None:
+            self.prepare()
+        client = make_client(self._settings)
+        log.info("recording %d camera(s) with the %s client", len(self.cams), client.name)
+        self._thread = threading.Thread(target=client.run, args=(self.cams, self._stop), name="custos-ingest", daemon=True)
+        self._thread.start()
+        threading.Thread(target=self._watch_disk, name="custos-disk", daemon=True).start()
+
+    def _watch_disk(self) -> None:
+        """Alarm when free space runs short; never delete unexpired footage to make room."""
+        floor = self._settings.recorder.min_free_bytes
+        while not self._stop.wait(5.0):
+            try:
+                free = self._storage.free_bytes()
+            except OSError as exc:
+                self.disk_alarm = f"cannot read free space: {exc}"
+                continue
+            alarm = f"storage has {free} bytes free, below the {floor} byte floor" if free < floor else None
+            if alarm and alarm != self.disk_alarm:
+                log.error("disk alarm: %s; recording continues as long as writes succeed", alarm)
+            self.disk_alarm = alarm
+
+    def status(self) -> list[CameraStatus]:
+        return [c.status for c in self.cams]
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop ingest, close and publish every open segment, and wait until all is durable."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        if self.flusher is not None:
+            self.flusher.drain(timeout_s)
+            self.flusher.close()
+            self.flusher = None
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def wait_frames(self, frames: int, timeout_s: float) -> bool:
+        """For tests and benchmarks: until every camera has recorded `frames` frames."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.cams and all(c.status.frames_recorded >= frames for c in self.cams):
+                return True
+            time.sleep(0.1)
+        return False

@@ -1,0 +1,58 @@
+"""Clips of a camera's recordings for a wall-clock range: the catalog finds the segments, storage
+reads them by range, `custos.media.clip` joins them without re-encoding.
+
+This is a library function. Footage leaves storage for a reader only through the gate (DESIGN
+principle 1), which will call this after writing the access record; nothing else should.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import ExitStack
+from typing import BinaryIO
+
+from sqlalchemy import select
+
+from custos.catalog.db import Database
+from custos.catalog.models import Camera, Segment
+from custos.errors import CustosError, Kind
+from custos.media.clip import ClipInfo, ClipSource, write_clip
+from custos.media.fmp4 import scan
+from custos.storage.base import Storage
+
+
+def assemble_clip(
+    db: Database, storage: Storage, camera: str, start_utc: dt.datetime, end_utc: dt.datetime, out: BinaryIO
+) -> ClipInfo:
+    """Write one MP4 of `camera` from `start_utc` to `end_utc` into `out`, cut at keyframes."""
+    if end_utc <= start_utc:
+        raise CustosError(Kind.INVALID_ARGUMENT, f"clip end {end_utc.isoformat()} is not after its start {start_utc.isoformat()}")
+    with db.session() as s:
+        cam = s.scalar(select(Camera).where(Camera.name == camera))
+        if cam is None:
+            raise CustosError(Kind.NOT_FOUND, f"no camera named {camera!r}")
+        segs = list(
+            s.scalars(
+                select(Segment)
+                .where(Segment.camera_id == cam.id, Segment.end_utc > start_utc, Segment.start_utc < end_utc)
+                .order_by(Segment.start_90k)
+            )
+        )
+    if not segs:
+        raise CustosError(
+            Kind.NOT_FOUND, f"camera {camera!r} has no recording between {start_utc.isoformat()} and {end_utc.isoformat()}"
+        )
+    first = segs[0]
+    # Wall-clock instants map onto the camera's timeline through the first segment's anchor.
+    start_90k = first.start_90k + _us_90k(start_utc - first.start_utc)
+    end_90k = first.start_90k + _us_90k(end_utc - first.start_utc)
+    with ExitStack() as stack:
+        sources = []
+        for seg in segs:
+            f = stack.enter_context(storage.open(seg.storage_key))
+            sources.append(ClipSource(file=f, index=scan(f), start_90k=seg.start_90k))
+        return write_clip(sources, start_90k, end_90k, out)
+
+
+def _us_90k(delta: dt.timedelta) -> int:
+    return round(delta / dt.timedelta(microseconds=1) * 9 / 100)

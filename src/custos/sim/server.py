@@ -1,0 +1,362 @@
+"""The RTSP server process: one GstRtspServer, one shared pipeline per camera, controlled over stdin.
+
+Run as `python -m custos.sim.server CONFIG_JSON` (SimCameras does this), it prints one JSON line
+`{"event": "ready", "port": P}` once listening, then answers each JSON-line command on stdin with one
+JSON line on stdout. Commands: `{"cmd": "cut" | "restart" | "freeze" | "thaw", "name": NAME}`,
+`{"cmd": "stats"}`, `{"cmd": "stop"}`; a plain `cut cam01` line works too, for people typing.
+End of stdin stops the server, so it never outlives the process that started it.
+
+It lives in its own process so its CPU can be measured apart from the code under test, and so the
+GLib main loop and the streaming threads never compete with a test's own threads for the GIL.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TextIO
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+from custos.errors import CustosError, Kind  # noqa: E402
+from custos.sim.pipelines import (  # noqa: E402
+    PARSER_NAME,
+    PAYLOADER_NAME,
+    counts_video_frames,
+    launch_description,
+    needs_pts_fix,
+)
+from custos.sim.config import ServerConfig  # noqa: E402
+from custos.sim.spec import CameraSpec  # noqa: E402
+from custos.sim.tally import CameraCounter, MediaTally  # noqa: E402
+
+_ROLE = "camera-viewer"
+
+
+class _Camera:
+    """One camera's mount state and its count of frames sent, which outlives its pipelines."""
+
+    def __init__(self, spec: CameraSpec, launch: str) -> None:
+        self.spec = spec
+        self.launch = launch
+        self.path = f"/{spec.name}"
+        self.mounted = False
+        self.frozen = False
+        self.counter = CameraCounter()
+
+
+class SimServer:
+    """The GstRtspServer with one mount per camera and the commands that break cameras on purpose."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        Gst.init(None)
+        self._config = config
+        self._cameras = {spec.name: _Camera(spec, launch_description(spec, file)) for spec, file in config.cameras}
+        self._server = GstRtspServer.RTSPServer()
+        self._server.set_address(config.host)
+        self._server.set_service(str(config.port))
+        self._mounts = self._server.get_mount_points()
+        self._source_id = 0
+        self._tallies: dict[GstRtspServer.RTSPMedia, MediaTally] = {}
+        self._playing: dict[GstRtspServer.RTSPClient, set[tuple[MediaTally, str]]] = {}
+        self._server.connect("client-connected", self._on_client_connected)
+        if config.username is not None:
+            self._server.set_auth(self._digest_auth(config.username, config.password or ""))
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self._config.username is not None
+
+    def start(self) -> int:
+        """Mount every camera and listen; return the bound port (useful when the config said 0)."""
+        for camera in self._cameras.values():
+            self._mount(camera)
+        self._source_id = self._server.attach(None)
+        if not self._source_id:
+            raise CustosError(
+                Kind.UNAVAILABLE, f"RTSP server could not listen on {self._config.host}:{self._config.port}"
+            )
+        return int(self._server.get_bound_port())
+
+    # Commands ------------------------------------------------------------------------------------
+
+    def cut(self, name: str) -> dict[str, Any]:
+        """Camera loses power: unmount (new DESCRIBE gets 404) and drop every connection playing it."""
+        camera = self._camera(name)
+        if camera.mounted:
+            self._mounts.remove_factory(camera.path)
+            camera.mounted = False
+        return {"closed_clients": self._close_clients(camera.path)}
+
+    def restart(self, name: str) -> dict[str, Any]:
+        camera = self._camera(name)
+        if not camera.mounted:
+            self._mount(camera)
+        return {}
+
+    def freeze(self, name: str) -> dict[str, Any]:
+        """Camera hangs: connections stay open, RTCP goes on, but no more frames leave it."""
+        self._camera(name).frozen = True
+        return {}
+
+    def thaw(self, name: str) -> dict[str, Any]:
+        self._camera(name).frozen = False
+        return {}
+
+    def stats(self) -> dict[str, Any]:
+        return {"frames": {name: camera.counter.value() for name, camera in self._cameras.items()}}
+
+    def stop(self) -> dict[str, Any]:
+        """Unmount everything and close every client so pipelines shut down before the loop ends."""
+        for camera in self._cameras.values():
+            if camera.mounted:
+                self._mounts.remove_factory(camera.path)
+                camera.mounted = False
+        self._server.client_filter(lambda _server, _client, *_: GstRtspServer.RTSPFilterResult.REMOVE)
+        if self._source_id:
+            GLib.source_remove(self._source_id)
+            self._source_id = 0
+        return {}
+
+    # Internals -----------------------------------------------------------------------------------
+
+    def _camera(self, name: str) -> _Camera:
+        camera = self._cameras.get(name)
+        if camera is None:
+            raise CustosError(Kind.NOT_FOUND, f"unknown camera {name!r}; known: {', '.join(self._cameras)}")
+        return camera
+
+    def _mount(self, camera: _Camera) -> None:
+        """A fresh shared factory each time, so a restarted camera never reuses a pipeline from before its cut."""
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(camera.launch)
+        factory.set_shared(True)
+        if self.auth_enabled:
+            role = Gst.Structure.new_from_string(
+                f"{_ROLE}, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+            )
+            factory.add_role_from_structure(role)
+        factory.connect("media-configure", self._on_media_configure, camera)
+        self._mounts.add_factory(camera.path, factory)
+        camera.mounted = True
+
+    def _on_media_configure(
+        self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia, camera: _Camera
+    ) -> None:
+        bin_ = media.get_element()
+        if needs_pts_fix(camera.spec):
+            bin_.get_by_name(PARSER_NAME).get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, _copy_dts_to_pts)
+        tally = MediaTally(camera.counter)
+        count = counts_video_frames(camera.spec)
+
+        def on_payloader_input(_pad: Gst.Pad, _info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+            if camera.frozen:
+                return Gst.PadProbeReturn.DROP
+            if count:
+                tally.frame()
+            return Gst.PadProbeReturn.OK
+
+        bin_.get_by_name(PAYLOADER_NAME).get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_payloader_input)
+        self._tallies[media] = tally
+        media.connect("unprepared", self._on_media_unprepared)
+
+    def _on_media_unprepared(self, media: GstRtspServer.RTSPMedia) -> None:
+        self._tallies.pop(media, None)
+
+    def _on_client_connected(self, _server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient) -> None:
+        """Follow each client's PLAY / PAUSE / TEARDOWN / disconnect: they decide which frames count."""
+        client.connect("play-request", self._on_play)
+        client.connect("pause-request", self._on_stop_playing)
+        client.connect("teardown-request", self._on_stop_playing)
+        client.connect("closed", self._on_client_closed)
+
+    def _session_tally(self, ctx: GstRtspServer.RTSPContext) -> tuple[MediaTally, str] | None:
+        if ctx.sessmedia is None or ctx.session is None:
+            return None
+        tally = self._tallies.get(ctx.sessmedia.get_media())
+        return (tally, ctx.session.get_sessionid()) if tally is not None else None
+
+    def _on_play(self, client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSPContext) -> None:
+        found = self._session_tally(ctx)
+        if found is not None:
+            found[0].attach(found[1])
+            self._playing.setdefault(client, set()).add(found)
+
+    def _on_stop_playing(self, client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSPContext) -> None:
+        found = self._session_tally(ctx)
+        if found is not None:
+            found[0].detach(found[1])
+            self._playing.get(client, set()).discard(found)
+
+    def _on_client_closed(self, client: GstRtspServer.RTSPClient) -> None:
+        for tally, session_id in self._playing.pop(client, set()):
+            tally.detach(session_id)
+
+    def _close_clients(self, path: str) -> int:
+        """Close (TCP and all) every client with a session on `path`, as a powered-off camera would."""
+        closed = 0
+
+        def has_session_on_path(client: GstRtspServer.RTSPClient) -> bool:
+            found = False
+
+            def check_session(_client: Any, session: GstRtspServer.RTSPSession, *_: Any) -> Any:
+                nonlocal found
+
+                def check_media(_session: Any, session_media: GstRtspServer.RTSPSessionMedia, *_: Any) -> Any:
+                    nonlocal found
+                    matches, _matched = session_media.matches(path)
+                    found = found or bool(matches)
+                    return GstRtspServer.RTSPFilterResult.KEEP
+
+                session.filter(check_media)
+                return GstRtspServer.RTSPFilterResult.KEEP
+
+            client.session_filter(check_session)
+            return found
+
+        def choose(_server: Any, client: GstRtspServer.RTSPClient, *_: Any) -> Any:
+            nonlocal closed
+            if has_session_on_path(client):
+                closed += 1
+                return GstRtspServer.RTSPFilterResult.REMOVE
+            return GstRtspServer.RTSPFilterResult.KEEP
+
+        self._server.client_filter(choose)
+        return closed
+
+    @staticmethod
+    def _digest_auth(username: str, password: str) -> GstRtspServer.RTSPAuth:
+        """Digest only, one user; no default token, so anonymous and wrong credentials both get 401."""
+        auth = GstRtspServer.RTSPAuth()
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+        auth.set_realm("custos-sim")
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", _ROLE)
+        auth.add_digest(username, password, token)
+        return auth
+
+
+def _copy_dts_to_pts(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+    buffer = info.get_buffer()
+    if buffer.pts == Gst.CLOCK_TIME_NONE:
+        buffer.pts = buffer.dts
+    return Gst.PadProbeReturn.OK
+
+
+def parse_command(line: str) -> tuple[str, str | None]:
+    """`{"cmd": "cut", "name": "cam01"}` or `cut cam01` -> ("cut", "cam01")."""
+    text = line.strip()
+    if text.startswith("{"):
+        data = json.loads(text)
+        return str(data.get("cmd", "")), data.get("name")
+    words = text.split()
+    if not words:
+        return "", None
+    return words[0], (words[1] if len(words) > 1 else None)
+
+
+class Controller:
+    """Reads commands on a thread, runs them on the GLib main loop, writes one reply line each."""
+
+    def __init__(self, server: SimServer, loop: GLib.MainLoop, stdin: TextIO, stdout: TextIO) -> None:
+        self._server = server
+        self._loop = loop
+        self._stdin = stdin
+        self._stdout = stdout
+        self._stopping = False
+        self._named: dict[str, Callable[[str], dict[str, Any]]] = {
+            "cut": server.cut,
+            "restart": server.restart,
+            "freeze": server.freeze,
+            "thaw": server.thaw,
+        }
+
+    def reply(self, message: dict[str, Any]) -> None:
+        self._stdout.write(json.dumps(message) + "\n")
+        self._stdout.flush()
+
+    def start(self) -> None:
+        threading.Thread(target=self._read, name="sim-control", daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self._stdin:
+            if line.strip():
+                GLib.idle_add(self._handle, line)
+        GLib.idle_add(self.request_stop)
+
+    def request_stop(self) -> bool:
+        """Stop once, whatever asked first (command, end of stdin, signal); a GLib callback, runs once."""
+        if not self._stopping:
+            self._stopping = True
+            self._server.stop()
+            # Give the closed clients' sessions a moment to tear their pipelines down.
+            GLib.timeout_add(200, self._quit)
+        return False
+
+    def _handle(self, line: str) -> bool:
+        try:
+            cmd, name = parse_command(line)
+            if cmd in self._named:
+                if name is None:
+                    raise CustosError(Kind.INVALID_ARGUMENT, f"command {cmd!r} needs a camera name")
+                result = self._named[cmd](name)
+            elif cmd == "stats":
+                result = self._server.stats()
+            elif cmd == "stop":
+                self.request_stop()
+                result = {}
+            else:
+                raise CustosError(Kind.INVALID_ARGUMENT, f"unknown command {cmd!r} in {line.strip()!r}")
+            self.reply({"ok": True, "cmd": cmd, **result})
+        except (CustosError, ValueError) as exc:
+            self.reply({"ok": False, "error": str(exc)})
+        return False
+
+    def _quit(self) -> bool:
+        self._loop.quit()
+        return False
+
+
+def serve(config: ServerConfig, *, stdin: TextIO, stdout: TextIO, announce: Callable[[int], None]) -> None:
+    """Start, announce the port, run the main loop until `stop`, end of stdin, SIGINT or SIGTERM."""
+    server = SimServer(config)
+    loop = GLib.MainLoop()
+    controller = Controller(server, loop, stdin, stdout)
+    port = server.start()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # stop cleanly instead of dying mid-write
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, controller.request_stop)
+    announce(port)
+    controller.start()
+    loop.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m custos.sim.server CONFIG_JSON", file=sys.stderr)
+        return 2
+    try:
+        config = ServerConfig.from_json(args[0])
+
+        def announce(port: int) -> None:
+            sys.stdout.write(json.dumps({"event": "ready", "port": port}) + "\n")
+            sys.stdout.flush()
+
+        serve(config, stdin=sys.stdin, stdout=sys.stdout, announce=announce)
+    except CustosError as exc:
+        sys.stdout.write(json.dumps({"event": "error", "error": str(exc)}) + "\n")
+        sys.stdout.flush()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""The recorder end to end: real H.264/H.265 over RTSP from GStreamer, real files checked by ffprobe.
+
+Each test runs on SQLite and PostgreSQL (the `db` fixture) unless it is about something else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import time
+from pathlib import Path
+
+import pytest
+
+from custos.catalog.db import Database
+from custos.media.footage import assemble_clip
+from custos.sim import CameraSpec, SimCameras
+from custos.storage import LocalStorage
+from recording import SMALL, decode_errors, ffprobe, outages, register, segments, start_recorder, test_settings
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.mark.parametrize("backend", ["batch", "pyav"])
+def test_recorded_segments_play_and_match_the_index(
+    db: Database, storage: LocalStorage, tmp_path: Path, backend: str
+) -> None:
+    with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
+        register(db, {"cam01": sim.url("cam01")})
+        rec = start_recorder(test_settings(tmp_path, backend=backend), db, storage)
+        try:
+            assert rec.wait_frames(175, timeout_s=30), rec.status()
+        finally:
+            rec.stop()
+    segs = segments(db, "cam01")
+    assert len(segs) >= 3
+    for a, b in zip(segs, segs[1:]):
+        assert b.start_90k >= a.start_90k + a.duration_90k  # invariant 5: no overlap on the timeline
+        assert b.start_90k - (a.start_90k + a.duration_90k) <= 3600  # and no gap inside one connection
+    for seg in segs:
+        path = storage.object_path(seg.storage_key)
+        data = path.read_bytes()
+        assert len(data) == seg.size_bytes and hashlib.sha256(data).hexdigest() == seg.sha256
+        probe = ffprobe(path)
+        assert (probe["codec"], probe["width"], probe["height"]) == ("h264", 320, 240)
+        assert probe["frames"] == seg.frame_count
+        assert probe["duration"] == pytest.approx(seg.duration_90k / 90_000, abs=0.045)
+        assert decode_errors(path) == ""
+        assert seg.keyframes[0][0] == 0 and seg.codec_string.startswith("avc1.")
+        assert seg.end_utc - seg.start_utc == dt.timedelta(microseconds=seg.duration_90k * 100 // 9)
+    full = [s for s in segs[:-1]]  # all but the last were cut at the 2 s target, on a 1 s GOP
+    assert all(s.duration_90k == 2 * 90_000 for s in full), [s.duration_90k for s in full]
+    assert storage.partials() == []
+
+
+def test_h265_is_recorded_as_well(db: Database, storage: LocalStorage, tmp_path: Path) -> None:
+    with SimCameras([CameraSpec("cam265", codec="h265", **SMALL)]) as sim:
+        register(db, {"cam265": sim.url("cam265")})
+        rec = start_recorder(test_settings(tmp_path), db, storage)
+        try:
+            assert rec.wait_frames(100, timeout_s=30), rec.status()
+        finally:
+            rec.stop()
+    segs = segments(db)
+    assert segs and all(s.codec == "h265" and s.codec_string.startswith("hvc1.") for s in segs)
+    for seg in segs:
+        path = storage.object_path(seg.storage_key)
+        probe = ffprobe(path)
+        assert (probe["codec"], probe["width"], probe["height"]) == ("hevc", 320, 240)
+        assert probe["frames"] == seg.frame_count
+        assert decode_errors(path) == ""
+
+
+def test_a_dropped_camera_is_reconnected_and_the_outage_has_both_times(
+    db: Database, storage: LocalStorage, tmp_path: Path
+) -> None:
+    with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
+        register(db, {"cam01": sim.url("cam01")})
+        rec = start_recorder(test_settings(tmp_path), db, storage)
+        try:
+            assert rec.wait_frames(50, timeout_s=30)
+            cut_at = dt.datetime.now(dt.timezone.utc)
+            sim.cut("cam01")
+            time.sleep(3.0)
+            back_at = dt.datetime.now(dt.timezone.utc)
+            sim.restart("cam01")
+            frames = rec.cams[0].status.frames_recorded
+            assert rec.wait_frames(frames + 50, timeout_s=30), rec.status()
+        finally:
+            rec.stop()
+    [outage] = outages(db, "cam01")
+    assert outage.end_utc is not None
+    assert abs((outage.start_utc - cut_at).total_seconds()) < 1.0
+    assert back_at <= outage.end_utc < back_at + dt.timedelta(seconds=4)
+    assert "closed" in outage.cause or "404" in outage.cause or "not found" in outage.cause.lower()
+    segs = segments(db)
+    before = [s for s in segs if s.end_utc <= outage.start_utc + dt.timedelta(seconds=0.1)]
+    after = [s for s in segs if s.start_utc >= outage.end_utc - dt.timedelta(seconds=0.1)]
+    assert before and after and len(before) + len(after) == len(segs)
+    gap_90k = after[0].start_90k - (before[-1].start_90k + before[-1].duration_90k)
+    assert gap_90k / 90_000 == pytest.approx((after[0].start_utc - before[-1].end_utc).total_seconds(), abs=0.5)
+
+
+def test_a_frozen_camera_times_out_into_an_outage(sqlite_db: Database, storage: LocalStorage, tmp_path: Path) -> None:
+    db = sqlite_db
+    with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
+        register(db, {"cam01": sim.url("cam01")})
+        rec = start_recorder(test_settings(tmp_path, rtsp_timeout_s=1.5), db, storage)
+        try:
+            assert rec.wait_frames(50, timeout_s=30)
+            sim.freeze("cam01")
+            time.sleep(3.0)
+            sim.thaw("cam01")
+            frames = rec.cams[0].status.frames_recorded
+            assert rec.wait_frames(frames + 50, timeout_s=30), rec.status()
+        finally:
+            rec.stop()
+    [outage] = outages(db, "cam01")
+    assert "no data" in outage.cause and outage.end_utc is not None
+
+
+def test_a_clip_spanning_three_segments_is_one_valid_mp4(db: Database, storage: LocalStorage, tmp_path: Path) -> None:
+    with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
+        register(db, {"cam01": sim.url("cam01")})
+        rec = start_recorder(test_settings(tmp_path), db, storage)
+        try:
+            assert rec.wait_frames(225, timeout_s=30)
+        finally:
+            rec.stop()
+    segs = segments(db)
+    assert len(segs) >= 4
+    start = segs[0].start_utc + dt.timedelta(seconds=1.5)  # mid-GOP inside the first segment
+    end = segs[2].start_utc + dt.timedelta(seconds=1.0)  # inside the third
+    buf = io.BytesIO()
+    info = assemble_clip(db, storage, "cam01", start, end, buf)
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(buf.getvalue())
+    probe = ffprobe(out)
+    assert decode_errors(out) == ""
+    # It starts at the keyframe at or before 1.5 s (1.0 s, on a 1 s GOP) and ends at 5.0 s: 4 s.
+    assert probe["duration"] == pytest.approx(4.0, abs=0.05)
+    assert probe["frames"] == info.frame_count == 100
+
+
+def test_bad_input_gives_clear_outage_records_and_no_files(db: Database, storage: LocalStorage, tmp_path: Path) -> None:
+    specs = [CameraSpec("snd", codec="audio"), CameraSpec("mj", codec="mjpeg", width=320, height=240, fps=5),
+             CameraSpec("cam01", **SMALL)]
+    with SimCameras(specs, username="admin", password="right") as sim:
+        register(db, {
+            "unreachable": "rtsp://127.0.0.1:9/nothing",
+            "wrongpass": sim.url("cam01", with_credentials=False).replace("rtsp://", "rtsp://admin:Xyzzy42@"),
+            "audioonly": sim.url("snd"),
+            "mjpeg": sim.url("mj"),
+        })
+        rec = start_recorder(test_settings(tmp_path), db, storage)
+        try:
+            time.sleep(4.0)
+        finally:
+            rec.stop()
+    by_cam: dict[int, list[str]] = {}
+    for o in outages(db):
+        by_cam.setdefault(o.camera_id, []).append(o.cause)
+    assert len(by_cam) == 4 and all(len(v) == 1 for v in by_cam.values()), by_cam  # one outage each, not one per retry
+    text = " | ".join(c for v in by_cam.values() for c in v)
+    assert "refused" in text.lower() or "unreachable" in text.lower()
+    assert "credentials" in text.lower()
+    assert "audio" in text.lower()
+    assert "jpeg" in text.lower()
+    assert "Xyzzy42" not in text and "right" not in text  # passwords never appear in records
+    assert segments(db) == [] and list(storage.list()) == [] and storage.partials() == []
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path: Path):
+    import subprocess
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(mnt)], check=True)
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_closes_whole_segments_and_records_an_outage(
+    sqlite_db: Database, tiny_tmpfs: Path, tmp_path: Path
+) -> None:
+    db = sqlite_db
+    storage = LocalStorage(tiny_tmpfs)
+    with SimCameras([CameraSpec("cam01", width=640, height=480, bitrate_kbps=3000, gop_s=1, loop_s=4)]) as sim:
+        register(db, {"cam01": sim.url("cam01")})
+        rec = start_recorder(test_settings(tmp_path, segment_s=60), db, storage)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not outages(db):
+                time.sleep(0.2)
+            time.sleep(1.5)  # a reconnect or two against the full disk
+        finally:
+            rec.stop()
+    [outage] = outages(db)
+    assert "storage is full" in outage.cause
+    segs = segments(db)
+    assert segs, "what fitted before the disk filled up is published and indexed"
+    for seg in segs:
+        path = storage.object_path(seg.storage_key)
+        assert path.stat().st_size == seg.size_bytes
+        assert ffprobe(path)["frames"] == seg.frame_count and decode_errors(path) == ""
+    assert storage.partials() == []
+    assert list((storage.root / "tmp").iterdir()) == []

@@ -18,7 +18,7 @@ from custos.storage import LocalStorage
 SMALL = dict(width=320, height=240, fps=25, bitrate_kbps=300, gop_s=1, loop_s=4)
 
 
-def test_settings(tmp_path: Path, **recorder: Any) -> Settings:
+def recorder_settings(tmp_path: Path, **recorder: Any) -> Settings:
     rec = dict(segment_s=2.0, rtsp_timeout_s=3.0, reconnect_min_s=0.3, reconnect_max_s=1.0)
     rec.update(recorder)
     return load_settings(data_dir=tmp_path / "data", recorder=rec)

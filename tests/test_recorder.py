@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from custos.catalog.db import Database
+from custos.media.fmp4 import read_samples, scan
 from custos.media.footage import assemble_clip
 from custos.sim import CameraSpec, SimCameras
 from custos.storage import LocalStorage
-from recording import SMALL, decode_errors, ffprobe, outages, register, segments, start_recorder, test_settings
+from recording import SMALL, decode_errors, ffprobe, outages, register, segments, start_recorder, recorder_settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,7 +29,7 @@ def test_recorded_segments_play_and_match_the_index(
 ) -> None:
     with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
         register(db, {"cam01": sim.url("cam01")})
-        rec = start_recorder(test_settings(tmp_path, backend=backend), db, storage)
+        rec = start_recorder(recorder_settings(tmp_path, backend=backend), db, storage)
         try:
             assert rec.wait_frames(175, timeout_s=30), rec.status()
         finally:
@@ -49,6 +50,17 @@ def test_recorded_segments_play_and_match_the_index(
         assert decode_errors(path) == ""
         assert seg.keyframes[0][0] == 0 and seg.codec_string.startswith("avc1.")
         assert seg.end_utc - seg.start_utc == dt.timedelta(microseconds=seg.duration_90k * 100 // 9)
+    # Samples carry no access unit delimiters nor repeats of the init segment's parameter sets.
+    with open(storage.object_path(segs[0].storage_key), "rb") as f:
+        index = scan(f)
+        samples = read_samples(f, index.fragments[0])
+    for sample in samples:
+        pos, types = 0, []
+        while pos < len(sample.data):
+            size = int.from_bytes(sample.data[pos : pos + 4], "big")
+            types.append(sample.data[pos + 4] & 0x1F)
+            pos += 4 + size
+        assert pos == len(sample.data) and not {7, 8, 9} & set(types), types
     full = [s for s in segs[:-1]]  # all but the last were cut at the 2 s target, on a 1 s GOP
     assert all(s.duration_90k == 2 * 90_000 for s in full), [s.duration_90k for s in full]
     assert storage.partials() == []
@@ -57,7 +69,7 @@ def test_recorded_segments_play_and_match_the_index(
 def test_h265_is_recorded_as_well(db: Database, storage: LocalStorage, tmp_path: Path) -> None:
     with SimCameras([CameraSpec("cam265", codec="h265", **SMALL)]) as sim:
         register(db, {"cam265": sim.url("cam265")})
-        rec = start_recorder(test_settings(tmp_path), db, storage)
+        rec = start_recorder(recorder_settings(tmp_path), db, storage)
         try:
             assert rec.wait_frames(100, timeout_s=30), rec.status()
         finally:
@@ -77,7 +89,7 @@ def test_a_dropped_camera_is_reconnected_and_the_outage_has_both_times(
 ) -> None:
     with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
         register(db, {"cam01": sim.url("cam01")})
-        rec = start_recorder(test_settings(tmp_path), db, storage)
+        rec = start_recorder(recorder_settings(tmp_path), db, storage)
         try:
             assert rec.wait_frames(50, timeout_s=30)
             cut_at = dt.datetime.now(dt.timezone.utc)
@@ -106,7 +118,7 @@ def test_a_frozen_camera_times_out_into_an_outage(sqlite_db: Database, storage: 
     db = sqlite_db
     with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
         register(db, {"cam01": sim.url("cam01")})
-        rec = start_recorder(test_settings(tmp_path, rtsp_timeout_s=1.5), db, storage)
+        rec = start_recorder(recorder_settings(tmp_path, rtsp_timeout_s=1.5), db, storage)
         try:
             assert rec.wait_frames(50, timeout_s=30)
             sim.freeze("cam01")
@@ -123,7 +135,7 @@ def test_a_frozen_camera_times_out_into_an_outage(sqlite_db: Database, storage: 
 def test_a_clip_spanning_three_segments_is_one_valid_mp4(db: Database, storage: LocalStorage, tmp_path: Path) -> None:
     with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
         register(db, {"cam01": sim.url("cam01")})
-        rec = start_recorder(test_settings(tmp_path), db, storage)
+        rec = start_recorder(recorder_settings(tmp_path), db, storage)
         try:
             assert rec.wait_frames(225, timeout_s=30)
         finally:
@@ -153,7 +165,7 @@ def test_bad_input_gives_clear_outage_records_and_no_files(db: Database, storage
             "audioonly": sim.url("snd"),
             "mjpeg": sim.url("mj"),
         })
-        rec = start_recorder(test_settings(tmp_path), db, storage)
+        rec = start_recorder(recorder_settings(tmp_path), db, storage)
         try:
             time.sleep(4.0)
         finally:
@@ -189,7 +201,7 @@ def test_a_full_disk_closes_whole_segments_and_records_an_outage(
     storage = LocalStorage(tiny_tmpfs)
     with SimCameras([CameraSpec("cam01", width=640, height=480, bitrate_kbps=3000, gop_s=1, loop_s=4)]) as sim:
         register(db, {"cam01": sim.url("cam01")})
-        rec = start_recorder(test_settings(tmp_path, segment_s=60), db, storage)
+        rec = start_recorder(recorder_settings(tmp_path, segment_s=60), db, storage)
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not outages(db):

@@ -29,7 +29,9 @@ class RecorderSettings(BaseModel):
     fragment_ms: int = Field(
         1000, ge=100, le=1000, description="Fragments are written and fsynced at least this often (DESIGN principle 5)."
     )
-    read_interval_ms: int = Field(50, ge=1, le=1000, description="How often the batching client drains its sockets.")
+    read_interval_ms: int = Field(
+        100, ge=1, le=500, description="How often the batching client drains its sockets (fewer, larger reads cost less CPU)."
+    )
     rtsp_timeout_s: float = Field(10.0, gt=0, description="No data for this long counts as an outage.")
     reconnect_min_s: float = Field(1.0, gt=0, description="First reconnect delay; doubles up to reconnect_max_s.")
     reconnect_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")

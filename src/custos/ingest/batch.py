@@ -13,14 +13,14 @@ import selectors
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from custos.config import RecorderSettings
 from custos.errors import CustosError
 from custos.ingest.backoff import Backoff
 from custos.ingest.camera import CameraRecorder
 from custos.ingest.rtsp import RtspSession
-from custos.media.types import StreamParams
+from custos.media.types import AccessUnit, StreamParams
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ class _Slot:
     future: Future[tuple[RtspSession, StreamParams]] | None = None
     retry_at: float = 0.0
     last_data: float = 0.0
-    params: StreamParams | None = field(default=None, repr=False)
 
 
 class BatchClient:
@@ -113,7 +112,7 @@ class BatchClient:
             slot.cam.open_outage_now(f"connection failed: {exc}")
             slot.retry_at = now + slot.backoff.next_delay()
             return
-        slot.session, slot.params, slot.last_data = session, params, now
+        slot.session, slot.last_data = session, now
         slot.cam.connected(params)
         sel.register(session, selectors.EVENT_READ, slot)
 
@@ -128,12 +127,19 @@ class BatchClient:
         if not aus:
             return
         slot.last_data = now
-        if session.params is not slot.params and session.params is not None:
-            slot.params = session.params
-            slot.cam.params_changed(session.params)
-        self._guard(slot, sel, now, lambda: slot.cam.pictures(aus))
+        self._guard(slot, sel, now, lambda: self._deliver(slot.cam, aus, session.param_changes))
         if slot.cam.status.state.value == "recording":
             slot.backoff.reset()
+
+    @staticmethod
+    def _deliver(cam: CameraRecorder, aus: list[AccessUnit], changes: list[tuple[int, StreamParams]]) -> None:
+        """Pictures in order, with new parameter sets applied from the picture they arrived with."""
+        start = 0
+        for index, params in changes:
+            cam.pictures(aus[start:index])
+            cam.params_changed(params)
+            start = index
+        cam.pictures(aus[start:])
 
     def _guard(self, slot: _Slot, sel: selectors.BaseSelector, now: float, fn: object) -> None:
         """Run a recorder step; storage refusing writes ends the connection with that as the cause."""

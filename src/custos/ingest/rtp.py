@@ -50,10 +50,11 @@ __all__ = [
     "RtpStats",
     "SenderReport",
     "build_receiver_report",
-    "parse_rtcp_sender_reports",
     "ntp_to_unix_ns",
+    "parse_rtcp_sender_reports",
 ]
 
+_Buffer = bytes | bytearray | memoryview
 _RTP_HEADER = struct.Struct("!BBHII")
 _U16 = struct.Struct("!H")
 _MAX_DROPOUT = 3000
@@ -69,7 +70,7 @@ class RtpStats:
     lost_packets: int = 0  # sequence numbers never received
     access_units: int = 0  # units delivered
     dropped_units: int = 0  # units not delivered because of loss or damage (policy in the module doc)
-    skipped_units: int = 0  # units before the first whole keyframe of the connection
+    skipped_units: int = 0  # units before the first whole keyframe of the connection, damaged or not
     unsupported_packets: int = 0  # payloads this depacketizer does not handle (STAP-B, MTAP, FU-B, PACI)
     malformed_packets: int = 0  # truncated headers, aggregation sizes past the end, wrong version
     late_packets: int = 0  # duplicated or reordered packets, discarded
@@ -111,7 +112,8 @@ class Depacketizer:
         self._h264 = codec == "h264"
         self._extra = dict(params.extra) if params is not None else {}
         # sequence / timestamp state
-        self._seq = -1  # last sequence number, -1 before the first packet
+        self._pt = payload_type if payload_type is not None else -1
+        self._next_seq = -1  # the sequence number expected next, -1 before the first packet
         self._cycles = 0  # sequence number wraps × 65536
         self._ssrc = -1
         self._ts = 0  # last 32-bit RTP timestamp
@@ -119,7 +121,7 @@ class Depacketizer:
         # current access unit
         self._open = False  # a packet of the current unit has been received
         self._nals: list[bytes] = []
-        self._fu: list[bytes | memoryview] | None = None  # fragments of the NAL being reassembled
+        self._fu: list[_Buffer] | None = None  # fragments of the NAL being reassembled
         self._damaged = False
         self._key = False
         self._first_slice = 0  # 0: no picture slice yet, 1: first slice seen first, -1: not first
@@ -139,7 +141,7 @@ class Depacketizer:
         self.detach()
         return out
 
-    def push(self, data: bytes | bytearray | memoryview, start: int, end: int, received_ns: int,
+    def push(self, data: _Buffer, start: int, end: int, received_ns: int,
              out: list[AccessUnit]) -> None:
         """Push the RTP packet `data[start:end]`; completed units are appended to `out`.
 
@@ -147,33 +149,89 @@ class Depacketizer:
         keep views into it, so call `detach()` before the buffer is overwritten.
         """
         st = self.stats
-        size = end - start
         st.packets += 1
-        st.bytes += size
-        if size < 12:
+        st.bytes += end - start
+        if end - start < 12:
             st.malformed_packets += 1
             return
         b0, b1, seq, ts, ssrc = _RTP_HEADER.unpack_from(data, start)
+        if b0 == 0x80 and b1 & 0x7F == self._pt:  # the usual header: no CSRC, extension or padding
+            off = start + 12
+        else:
+            off, end = self._header(data, start, end, b0, b1)
+            if off < 0:
+                return
+        if seq == self._next_seq and ssrc == self._ssrc:
+            if not seq:
+                self._cycles += 0x10000
+        elif not self._sequence(seq, ssrc, ts, received_ns, out):
+            return
+        self._next_seq = (seq + 1) & 0xFFFF
+
+        if ts != self._ts:
+            if self._open:
+                self._finish(received_ns, out)
+            delta = (ts - self._ts) & 0xFFFFFFFF
+            self._ext += delta - 0x100000000 if delta & 0x80000000 else delta
+            self._ts = ts
+        self._open = True
+
+        if off < end:
+            if self._h264:
+                head = data[off]
+                if head & 0x1F == 28 and end - off >= 2:  # FU-A, the bulk of a video stream
+                    fu = data[off + 1]
+                    if fu & 0x80:  # start
+                        if self._fu is not None:
+                            self._damaged = True  # the previous NAL never ended
+                        self._fu = [bytes(((head & 0xE0) | (fu & 0x1F),)), data[off + 2:end]]
+                    elif self._fu is None:
+                        self._damaged = True  # a continuation without its start
+                    else:
+                        self._fu.append(data[off + 2:end])
+                    if fu & 0x40 and self._fu is not None:  # end
+                        nal = b"".join(self._fu)
+                        self._fu = None
+                        self._nal_h264(nal, fu & 0x1F)
+                else:
+                    self._payload_h264(data, off, end)
+            else:
+                self._payload_h265(data, off, end)
+        if b1 & 0x80:
+            self._finish(received_ns, out)
+
+    def _header(self, data: _Buffer, start: int, end: int, b0: int, b1: int) -> tuple[int, int]:
+        """The payload's bounds for an unusual header (CSRCs, extension, padding, another payload
+        type); (-1, end) when the packet is to be ignored."""
+        st = self.stats
         if b0 & 0xC0 != 0x80:
             st.malformed_packets += 1
-            return
-        if self.payload_type is not None and b1 & 0x7F != self.payload_type:
-            st.other_payload_packets += 1
-            return
+            return -1, end
+        pt = b1 & 0x7F
+        if pt != self._pt:
+            if self.payload_type is not None:
+                st.other_payload_packets += 1
+                return -1, end
+            self._pt = pt  # no payload type given: the stream's first one is the stream's
         off = start + 12 + (b0 & 0x0F) * 4
         if b0 & 0x10:  # header extension
             if off + 4 > end:
                 st.malformed_packets += 1
-                return
+                return -1, end
             off += 4 + 4 * _U16.unpack_from(data, off + 2)[0]
         if b0 & 0x20:  # padding: the last byte says how much
             end -= data[end - 1]
         if off > end:
             st.malformed_packets += 1
-            return
+            return -1, end
+        return off, end
 
-        # sequence numbers: loss, restarts, late packets
-        if self._seq < 0:
+    def _sequence(self, seq: int, ssrc: int, ts: int, received_ns: int, out: list[AccessUnit]) -> bool:
+        """A packet that is not the next one expected: the first, a gap, a restart or a late one.
+        Returns False when the packet is to be discarded."""
+        st = self.stats
+        last = (self._next_seq - 1) & 0xFFFF
+        if self._next_seq < 0:
             self._ssrc = ssrc
             self._ts = ts
             self._ext = ts
@@ -188,35 +246,18 @@ class Depacketizer:
             self._ts = ts
             self._ext += 1
         else:
-            missing = (seq - self._seq - 1) & 0xFFFF
-            if missing:
-                if missing >= 0x10000 - _MAX_MISORDER:
-                    st.late_packets += 1
-                    return
-                if missing < _MAX_DROPOUT:
-                    st.lost_packets += missing
-                else:
-                    st.discontinuities += 1
-                self._gap()
-            if seq < self._seq:
-                self._cycles += 0x10000
-        self._seq = seq
-
-        if ts != self._ts:
-            if self._open:
-                self._finish(received_ns, out)
-            delta = (ts - self._ts) & 0xFFFFFFFF
-            self._ext += delta - 0x100000000 if delta & 0x80000000 else delta
-            self._ts = ts
-        self._open = True
-
-        if off < end:
-            if self._h264:
-                self._payload_h264(data, off, end)
+            missing = (seq - last - 1) & 0xFFFF
+            if missing >= 0x10000 - _MAX_MISORDER:
+                st.late_packets += 1
+                return False
+            if missing < _MAX_DROPOUT:
+                st.lost_packets += missing
             else:
-                self._payload_h265(data, off, end)
-        if b1 & 0x80:
-            self._finish(received_ns, out)
+                st.discontinuities += 1
+            self._gap()
+            if seq < last:
+                self._cycles += 0x10000
+        return True
 
     def detach(self) -> None:
         """Copy the fragments that still point into the caller's buffer."""
@@ -230,30 +271,14 @@ class Depacketizer:
             self._damaged = True
         self._fu = None
 
-    def _payload_h264(self, data: bytes | bytearray | memoryview, off: int, end: int) -> None:
+    def _payload_h264(self, data: _Buffer, off: int, end: int) -> None:
         head = data[off]
         t = head & 0x1F
         if 1 <= t <= 23:
             self._nal_h264(bytes(data[off:end]), t)
-        elif t == 28:  # FU-A
-            if end - off < 2:
-                self.stats.malformed_packets += 1
-                self._damaged = True
-                return
-            fu = data[off + 1]
-            if fu & 0x80:  # start
-                if self._fu is not None:
-                    self._damaged = True  # the previous NAL never ended
-                self._fu = [bytes(((head & 0xE0) | (fu & 0x1F),)), data[off + 2:end]]
-            elif self._fu is None:
-                self._damaged = True  # a continuation without its start
-                return
-            else:
-                self._fu.append(data[off + 2:end])
-            if fu & 0x40:  # end
-                nal = b"".join(self._fu)
-                self._fu = None
-                self._nal_h264(nal, fu & 0x1F)
+        elif t == 28:  # FU-A too short for its FU header (`push` handles the others)
+            self.stats.malformed_packets += 1
+            self._damaged = True
         elif t == 24:  # STAP-A
             p = off + 1
             while p + 2 <= end:
@@ -282,7 +307,7 @@ class Depacketizer:
         elif t == 8:
             self._pps = nal
 
-    def _payload_h265(self, data: bytes | bytearray | memoryview, off: int, end: int) -> None:
+    def _payload_h265(self, data: _Buffer, off: int, end: int) -> None:
         if end - off < 3:
             self.stats.malformed_packets += 1
             self._damaged = True
@@ -352,7 +377,10 @@ class Depacketizer:
         st = self.stats
         if damaged:
             self._need_key = True
-            st.dropped_units += 1
+            if self._seen_key:
+                st.dropped_units += 1
+            else:
+                st.skipped_units += 1
             return
         if self._need_key:
             if not key:
@@ -385,19 +413,19 @@ class Depacketizer:
 
     @property
     def ssrc(self) -> int | None:
-        return self._ssrc if self._seq >= 0 else None
+        return self._ssrc if self._next_seq >= 0 else None
 
     @property
     def highest_seq(self) -> int:
         """The extended highest sequence number received (RFC 3550 §6.4.1), 0 before any packet."""
-        return self._cycles + self._seq if self._seq >= 0 else 0
+        return self._cycles + ((self._next_seq - 1) & 0xFFFF) if self._next_seq >= 0 else 0
 
     # -- timestamps ----------------------------------------------------------------------------
 
     def extend(self, rtp_ts: int) -> int | None:
         """The unwrapped value of a 32-bit RTP timestamp near the stream's current position, in
         stream clock units; None before the first packet (e.g. for an RTCP sender report)."""
-        if self._seq < 0:
+        if self._next_seq < 0:
             return None
         delta = (rtp_ts - self._ts) & 0xFFFFFFFF
         return self._ext + (delta - 0x100000000 if delta & 0x80000000 else delta)
@@ -433,7 +461,7 @@ _SR = struct.Struct("!IQIII")
 _RTCP_HEAD = struct.Struct("!BBH")
 
 
-def parse_rtcp_sender_reports(data: bytes | bytearray | memoryview, start: int = 0,
+def parse_rtcp_sender_reports(data: _Buffer, start: int = 0,
                               end: int | None = None) -> list[SenderReport]:
     """The sender reports (PT 200) in a compound RTCP packet; other packet types are skipped."""
     end = len(data) if end is None else end

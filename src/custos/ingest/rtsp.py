@@ -32,7 +32,8 @@ import os
 import re
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Self
 from urllib.parse import quote, unquote, urlsplit
 
 from custos.errors import CustosError, Kind
@@ -40,7 +41,7 @@ from custos.ingest.rtp import Depacketizer, build_receiver_report, parse_rtcp_se
 from custos.ingest.sdp import SessionDescription, VideoTrack, aggregate_url, parse_sdp, select_video
 from custos.media.types import AccessUnit, StreamParams
 
-__all__ = ["RtspSession", "SessionStats"]
+__all__ = ["RtspSession", "SessionStats", "digest_response"]
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class _Target:
     host: str
     port: int
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)
     request_url: str  # the URL without credentials: what goes into requests and digests
     display_url: str  # the URL with the user name but never the password
 
@@ -128,8 +129,10 @@ class _Target:
         try:
             parts = urlsplit(url)
             port = parts.port or 554
-        except ValueError as e:
-            raise CustosError(Kind.INVALID_ARGUMENT, f"{_redact(url)} is not a valid RTSP URL: {e}") from None
+        except ValueError:
+            # ValueError's text may quote part of the password, so it is left out
+            raise CustosError(Kind.INVALID_ARGUMENT, f"{_redact(url)} is not a valid RTSP URL (a bad port, or "
+                              "a user name or password with ':', '/' or '@' not percent-encoded)") from None
         if parts.scheme.lower() != "rtsp" or not parts.hostname:
             raise CustosError(
                 Kind.INVALID_ARGUMENT, f"{_redact(url)} is not an rtsp://host[:port]/path URL"
@@ -153,8 +156,34 @@ def _display(request_url: str, quoted_user: str | None) -> str:
 
 
 def _redact(url: str) -> str:
-    """The URL with any password replaced, for messages about URLs that did not even parse."""
-    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)
+    """The URL with anything that may be a password replaced, for URLs that did not even parse."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    userinfo, _, hostpart = rest.rpartition("@")
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{hostpart}"
+
+
+def digest_response(*, username: str, password: str, realm: str, nonce: str, method: str, uri: str,
+                    algorithm: str = "MD5", qop: str | None = None, nc: str = "", cnonce: str = "") -> str:
+    """The `response` of an HTTP/RTSP Digest authorization (RFC 2617; SHA-256 from RFC 7616).
+
+    With `qop="auth"`: H(H(A1):nonce:nc:cnonce:qop:H(A2)); without qop (RFC 2069 compatible):
+    H(H(A1):nonce:H(A2)). A1 is user:realm:password (for "-sess", H(that):nonce:cnonce), A2 is method:uri.
+    """
+    algo = algorithm.upper()
+    h = hashlib.sha256 if algo.startswith("SHA-256") else hashlib.md5
+
+    def digest(text: str) -> str:
+        return h(text.encode("utf-8")).hexdigest()
+
+    ha1 = digest(f"{username}:{realm}:{password}")
+    if algo.endswith("-SESS"):
+        ha1 = digest(f"{ha1}:{nonce}:{cnonce}")
+    ha2 = digest(f"{method}:{uri}")
+    if qop:
+        return digest(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
+    return digest(f"{ha1}:{nonce}:{ha2}")
 
 
 class _Challenge:
@@ -194,25 +223,19 @@ class _Challenge:
         if self.scheme == "basic":
             token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
             return f"Basic {token}"
-        algorithm = self.algorithm.upper()
-        h = hashlib.sha256 if algorithm.startswith("SHA-256") else hashlib.md5
-
-        def digest(text: str) -> str:
-            return h(text.encode("utf-8")).hexdigest()
-
-        cnonce = os.urandom(8).hex()
-        ha1 = digest(f"{username}:{self.realm}:{password}")
-        if algorithm.endswith("-SESS"):
-            ha1 = digest(f"{ha1}:{self.nonce}:{cnonce}")
-        ha2 = digest(f"{method}:{uri}")
         fields = [f'username="{username}"', f'realm="{self.realm}"', f'nonce="{self.nonce}"', f'uri="{uri}"']
         if self.qop:
             self.nc += 1
             nc = f"{self.nc:08x}"
-            response = digest(f"{ha1}:{self.nonce}:{nc}:{cnonce}:{self.qop}:{ha2}")
+            cnonce = os.urandom(8).hex()
+            response = digest_response(username=username, password=password, realm=self.realm, nonce=self.nonce,
+                                       method=method, uri=uri, algorithm=self.algorithm, qop=self.qop, nc=nc,
+                                       cnonce=cnonce)
             fields += [f'response="{response}"', f"qop={self.qop}", f"nc={nc}", f'cnonce="{cnonce}"']
         else:
-            fields.append(f'response="{digest(f"{ha1}:{self.nonce}:{ha2}")}"')
+            response = digest_response(username=username, password=password, realm=self.realm, nonce=self.nonce,
+                                       method=method, uri=uri, algorithm=self.algorithm)
+            fields.append(f'response="{response}"')
         if self.opaque is not None:
             fields.append(f'opaque="{self.opaque}"')
         if self.algorithm_given:
@@ -254,6 +277,7 @@ class RtspSession:
         self._start = 0
         self._end = 0
         self._wbuf = bytearray()
+        self._max_bytes = 0
         # timing and RTCP
         self._next_keepalive = 0.0
         self._last_receive = time.monotonic()
@@ -326,7 +350,7 @@ class RtspSession:
         state = "closed" if self._closed else "playing" if self._playing else "new"
         return f"RtspSession({self.url!r}, {state})"
 
-    def __enter__(self) -> RtspSession:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -357,6 +381,7 @@ class RtspSession:
             self._next_keepalive = time.monotonic() + self._keepalive_interval_s()
             return params
         except BaseException:
+            self._closed = True  # one connect() per session: make a new RtspSession to retry
             self._drop_socket()
             raise
 
@@ -421,7 +446,9 @@ class RtspSession:
             self._recv_blocking(deadline, "the first keyframe with its parameter sets (SPS/PPS)")
             self._parse(time.time_ns(), self._pending)
             dep.detach()
-        return dep.params
+        params = dep.params
+        dep.changes = [change for change in dep.changes if change[1] is not params]  # connect() returns it
+        return params
 
     def _open_socket(self) -> None:
         t = self._target
@@ -431,7 +458,7 @@ class RtspSession:
             raise CustosError(Kind.UNAVAILABLE, f"{self.url} is unreachable: cannot resolve host {t.host!r} ({e.strerror})") from None
         except ConnectionRefusedError:
             raise CustosError(Kind.UNAVAILABLE, f"{self.url} is unreachable: connection refused by {t.host}:{t.port}") from None
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise CustosError(Kind.UNAVAILABLE, f"{self.url} is unreachable: no TCP answer from {t.host}:{t.port} within {self.timeout_s:g} s") from None
         except OSError as e:
             raise CustosError(Kind.UNAVAILABLE, f"{self.url} is unreachable: {e.strerror or e}") from None
@@ -495,7 +522,7 @@ class RtspSession:
             assert self._sock is not None
             try:
                 self._sock.sendall(data)
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 raise CustosError(Kind.UNAVAILABLE, f"{self.url} did not take the {method} request within {self.timeout_s:g} s") from None
             except OSError as e:
                 raise CustosError(Kind.UNAVAILABLE, f"{self.url} closed the connection ({method}: {e.strerror or e})") from None
@@ -513,7 +540,8 @@ class RtspSession:
         if status == 461:
             raise CustosError(Kind.INVALID_ARGUMENT, f"{what}: the server does not send RTP over TCP")
         if status in (301, 302, 303, 305, 307):
-            raise CustosError(Kind.UNAVAILABLE, f"{what}: redirect to {_redact(reply.header('location') or '?')} after DESCRIBE")
+            location = _redact(reply.header("location") or "?")
+            raise CustosError(Kind.UNAVAILABLE, f"{what}: a redirect to {location}, followed only for OPTIONS and DESCRIBE")
         raise CustosError(Kind.UNAVAILABLE, what)
 
     def _apply_session(self, value: str | None) -> None:
@@ -536,7 +564,7 @@ class RtspSession:
         self._make_room(1 << 16)
         try:
             n = sock.recv_into(self._view[self._end:])
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise CustosError(Kind.UNAVAILABLE, f"{self.url} did not send {waiting_for} within {self.timeout_s:g} s") from None
         except OSError as e:
             raise CustosError(Kind.UNAVAILABLE, f"{self.url} closed the connection ({e.strerror or e})") from None
@@ -557,7 +585,8 @@ class RtspSession:
         Raises UNAVAILABLE when the server closed the connection or ended the session; units
         completed before that are returned first and the error comes with the next call.
         """
-        self.param_changes = []
+        if self.param_changes:
+            self.param_changes = []
         if self._error is not None:
             raise self._error
         sock, dep = self._sock, self._dep
@@ -565,14 +594,18 @@ class RtspSession:
             raise CustosError(Kind.FAILED_PRECONDITION, f"{self.url}: read_batch() before connect() or after close()")
         if self._wbuf:
             self.flush()
-        out = self._pending
-        self._pending = []
-        self._ensure_buffer(max_bytes)
+        out, self._pending = self._pending, []
+        if max_bytes != self._max_bytes:
+            self._ensure_buffer(max_bytes)
+            self._max_bytes = max_bytes
         for _ in range(8):
-            self._make_room(max_bytes)
+            if self._start == self._end:
+                self._start = self._end = 0
+            elif len(self._buf) - self._end < max_bytes:
+                self._make_room(max_bytes)
             want = min(max_bytes, len(self._buf) - self._end)
             try:
-                n = sock.recv_into(self._view[self._end:self._end + want])
+                n = sock.recv_into(self._view[self._end:], want)
             except (BlockingIOError, InterruptedError):
                 self._recv_calls += 1
                 break
@@ -585,12 +618,11 @@ class RtspSession:
                 break
             self._received_bytes += n
             self._end += n
+            self._last_receive = time.monotonic()
             self._parse(time.time_ns(), out)
             dep.detach()
             if n < want or self._error is not None:
                 break
-        if out:
-            self._last_receive = time.monotonic()
         if dep.changes:
             where = {id(u): i for i, u in enumerate(out)}
             self.param_changes = [(where[id(u)], p) for u, p in dep.changes if id(u) in where]
@@ -675,6 +707,7 @@ class RtspSession:
                 pass
             self._sock = None
         self._wbuf.clear()
+        self._start = self._end = 0
 
     # -- the receive buffer --------------------------------------------------------------------
 
@@ -682,7 +715,6 @@ class RtspSession:
         size = max(max_bytes, 1 << 16) + _MESSAGE_MAX + _FRAME_MAX
         if len(self._buf) < size:
             tail = bytes(self._view[self._start:self._end])
-            self._view.release()
             self._buf = bytearray(size)
             self._view = memoryview(self._buf)
             self._buf[:len(tail)] = tail
@@ -850,4 +882,4 @@ def _looks_like_rtsp(first: bytes, *, complete: bool) -> bool:
             return True
         method = first.split(b" ", 1)[0]
         return method in _METHODS and first.endswith(b"RTSP/1.0")
-    return any(first.startswith(m[:len(first)]) or first.startswith(m) for m in (b"RTSP/",) + _METHODS)
+    return any(m.startswith(first) or first.startswith(m) for m in (b"RTSP/", *_METHODS))

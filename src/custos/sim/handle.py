@@ -90,9 +90,9 @@ class SimCameras:
         try:
             first = self._next_line(READY_TIMEOUT_S, "to start")
             if first.get("event") != "ready":
-                raise CustosError(
-                    Kind.UNAVAILABLE, f"sim server failed to start: {first.get('error', first)} {self._stderr_tail()}"
-                )
+                reason = first.get("error", first)
+                tail = self._stderr_tail()
+                raise CustosError(Kind.UNAVAILABLE, f"sim server failed to start: {reason} {tail}")
         except CustosError:
             self._kill()
             self._process = None
@@ -153,9 +153,15 @@ class SimCameras:
         return f"rtsp://{credentials}{host}:{self.port}/{name}"
 
     def stats(self) -> dict[str, int]:
-        """Frames each camera has sent since the server started (see server._MediaTally for exactly which)."""
+        """Frames each camera has sent to its clients since the server started (`custos.sim.tally` says
+        exactly which frames count)."""
         frames = self._command({"cmd": "stats"})["frames"]
         return {str(name): int(count) for name, count in frames.items()}
+
+    def pipelines(self) -> dict[str, int]:
+        """Pipelines each camera runs now: 1 while it has clients (however many), else 0."""
+        pipelines = self._command({"cmd": "stats"})["pipelines"]
+        return {str(name): int(count) for name, count in pipelines.items()}
 
     # Faults --------------------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from custos.sim.spec import CameraSpec  # noqa: E402
 from custos.sim.tally import CameraCounter, MediaTally  # noqa: E402
 
 _ROLE = "camera-viewer"
+LISTEN_BACKLOG = 256
 
 
 class _Camera:
@@ -59,13 +60,16 @@ class SimServer:
     def __init__(self, config: ServerConfig) -> None:
         Gst.init(None)
         self._config = config
-        self._cameras = {spec.name: _Camera(spec, launch_description(spec, file)) for spec, file in config.cameras}
+        self._cameras = {spec.name: _Camera(spec, launch_description(spec, f)) for spec, f in config.cameras}
         self._server = GstRtspServer.RTSPServer()
         self._server.set_address(config.host)
         self._server.set_service(str(config.port))
+        # GstRtspServer listens with a backlog of 5: 64 recorders connecting at once had SYNs dropped
+        # and retried after 1, 3 and 7 s, so the last streams started seconds late.
+        self._server.set_backlog(LISTEN_BACKLOG)
         self._mounts = self._server.get_mount_points()
         self._source_id = 0
-        self._tallies: dict[GstRtspServer.RTSPMedia, MediaTally] = {}
+        self._tallies: dict[GstRtspServer.RTSPMedia, tuple[str, MediaTally]] = {}
         self._playing: dict[GstRtspServer.RTSPClient, set[tuple[MediaTally, str]]] = {}
         self._server.connect("client-connected", self._on_client_connected)
         if config.username is not None:
@@ -112,7 +116,12 @@ class SimServer:
         return {}
 
     def stats(self) -> dict[str, Any]:
-        return {"frames": {name: camera.counter.value() for name, camera in self._cameras.items()}}
+        """Frames sent per camera since start, and how many pipelines each runs now (0 or 1: shared)."""
+        pipelines = dict.fromkeys(self._cameras, 0)
+        for name, _tally in self._tallies.values():
+            pipelines[name] += 1
+        frames = {name: camera.counter.value() for name, camera in self._cameras.items()}
+        return {"frames": frames, "pipelines": pipelines}
 
     def stop(self) -> dict[str, Any]:
         """Unmount everything and close every client so pipelines shut down before the loop ends."""
@@ -135,7 +144,7 @@ class SimServer:
         return camera
 
     def _mount(self, camera: _Camera) -> None:
-        """A fresh shared factory each time, so a restarted camera never reuses a pipeline from before its cut."""
+        """A fresh shared factory each time: a restarted camera never reuses a pipeline from its past."""
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(camera.launch)
         factory.set_shared(True)
@@ -153,7 +162,8 @@ class SimServer:
     ) -> None:
         bin_ = media.get_element()
         if needs_pts_fix(camera.spec):
-            bin_.get_by_name(PARSER_NAME).get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, _copy_dts_to_pts)
+            parser_src = bin_.get_by_name(PARSER_NAME).get_static_pad("src")
+            parser_src.add_probe(Gst.PadProbeType.BUFFER, _copy_dts_to_pts)
         tally = MediaTally(camera.counter)
         count = counts_video_frames(camera.spec)
 
@@ -164,14 +174,15 @@ class SimServer:
                 tally.frame()
             return Gst.PadProbeReturn.OK
 
-        bin_.get_by_name(PAYLOADER_NAME).get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, on_payloader_input)
-        self._tallies[media] = tally
+        payloader_sink = bin_.get_by_name(PAYLOADER_NAME).get_static_pad("sink")
+        payloader_sink.add_probe(Gst.PadProbeType.BUFFER, on_payloader_input)
+        self._tallies[media] = (camera.spec.name, tally)
         media.connect("unprepared", self._on_media_unprepared)
 
     def _on_media_unprepared(self, media: GstRtspServer.RTSPMedia) -> None:
         self._tallies.pop(media, None)
 
-    def _on_client_connected(self, _server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient) -> None:
+    def _on_client_connected(self, _server: Any, client: GstRtspServer.RTSPClient) -> None:
         """Follow each client's PLAY / PAUSE / TEARDOWN / disconnect: they decide which frames count."""
         client.connect("play-request", self._on_play)
         client.connect("pause-request", self._on_stop_playing)
@@ -181,12 +192,13 @@ class SimServer:
     def _session_tally(self, ctx: GstRtspServer.RTSPContext) -> tuple[MediaTally, str] | None:
         if ctx.sessmedia is None or ctx.session is None:
             return None
-        tally = self._tallies.get(ctx.sessmedia.get_media())
-        return (tally, ctx.session.get_sessionid()) if tally is not None else None
+        entry = self._tallies.get(ctx.sessmedia.get_media())
+        return (entry[1], ctx.session.get_sessionid()) if entry is not None else None
 
     def _on_play(self, client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSPContext) -> None:
         found = self._session_tally(ctx)
         if found is not None:
+            _send_without_waiting(ctx.sessmedia.get_media().get_element().get_parent())
             found[0].attach(found[1])
             self._playing.setdefault(client, set()).add(found)
 
@@ -242,6 +254,28 @@ class SimServer:
         token.set_string("media.factory.role", _ROLE)
         auth.add_digest(username, password, token)
         return auth
+
+
+def _send_without_waiting(pipeline: Gst.Bin) -> None:
+    """Stop the RTSP stream's sinks from syncing to the clock: frames are already paced upstream.
+
+    The media pipeline reports 20 ms of live latency, so a syncing sink held every frame 20 ms after it
+    was counted, and a client tearing down in that window was counted a frame it never got (seen on
+    10 of 16 sessions). Without the wait a frame reaches the socket ~0.3 ms after its count. The sinks
+    exist only once a client has set up a transport, and rtsp-stream sets `sync` itself after adding
+    them (during PLAY), hence doing this when each PLAY has been handled.
+    """
+    iterator = pipeline.iterate_sinks()
+    while True:
+        result, element = iterator.next()
+        if result == Gst.IteratorResult.RESYNC:
+            iterator.resync()
+            continue
+        if result != Gst.IteratorResult.OK:
+            return
+        factory = element.get_factory()
+        if factory is not None and factory.get_name() in ("appsink", "multiudpsink"):
+            element.set_property("sync", False)
 
 
 def _copy_dts_to_pts(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:

@@ -13,7 +13,7 @@ from typing import Any
 from custos.errors import CustosError, Kind
 
 CODECS = ("h264", "h265", "mjpeg", "audio")
-"""h264 / h265 are pre-encoded loops served without re-encoding; mjpeg and audio are encoded live (bad input)."""
+"""h264 / h265: pre-encoded loops served without re-encoding; mjpeg and audio: encoded live (bad input)."""
 
 PREENCODED_CODECS = ("h264", "h265")
 
@@ -44,12 +44,15 @@ class CameraSpec:
                 f"camera name {self.name!r} must be 1-64 of [A-Za-z0-9_-], starting with a letter or digit",
             )
         if self.codec not in CODECS:
-            raise CustosError(Kind.INVALID_ARGUMENT, f"camera {self.name}: codec {self.codec!r} not in {CODECS}")
+            raise CustosError(
+                Kind.INVALID_ARGUMENT, f"camera {self.name}: codec {self.codec!r} is not one of {CODECS}"
+            )
         for field_name in ("width", "height", "fps", "bitrate_kbps", "gop_s", "loop_s"):
             value = getattr(self, field_name)
             if not isinstance(value, int) or value <= 0:
                 raise CustosError(
-                    Kind.INVALID_ARGUMENT, f"camera {self.name}: {field_name}={value!r} must be a positive int"
+                    Kind.INVALID_ARGUMENT,
+                    f"camera {self.name}: {field_name}={value!r} must be a positive int",
                 )
         if self.width % 2 or self.height % 2:
             raise CustosError(

@@ -1,0 +1,91 @@
+"""The command line and the demo, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from custos.catalog.db import Database
+from custos.cli.main import app
+from custos.storage import LocalStorage
+from recording import segments
+
+runner = CliRunner()
+
+
+def test_cameras_add_and_list_hide_passwords(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["cameras", "add", "lobby", "rtsp://admin:s3cret@10.0.0.5/main", "--data", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "s3cret" not in r.output
+    r = runner.invoke(app, ["cameras", "list", "--data", str(tmp_path)])
+    assert r.exit_code == 0 and "lobby" in r.output and "admin:***@10.0.0.5" in r.output and "s3cret" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cameras", "add", "bad name", "rtsp://h/x"], "invalid camera name 'bad name'"),
+        (["cameras", "add", "cam", "http://h/x"], "must start with rtsp://"),
+    ],
+)
+def test_bad_input_is_named(tmp_path: Path, args: list[str], message: str) -> None:
+    r = runner.invoke(app, [*args, "--data", str(tmp_path)])
+    assert r.exit_code == 2 and message in r.output.replace("\n", " ")
+
+
+def test_a_duplicate_camera_is_refused(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["cameras", "add", "cam", "rtsp://h/x", "--data", str(tmp_path)]).exit_code == 0
+    r = runner.invoke(app, ["cameras", "add", "cam", "rtsp://h/y", "--data", str(tmp_path)])
+    assert r.exit_code == 2 and "registered already" in r.output
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.timeout(120)
+def test_demo_records_synthetic_cameras_and_lists_them_on_its_page(tmp_path: Path) -> None:
+    port = free_port()
+    data = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "custos.cli.main", "demo", "--data", str(data), "--cameras", "2", "--port", str(port),
+         "--width", "320", "--height", "240", "--segment-s", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, COLUMNS="200"),
+    )
+    try:
+        deadline = time.monotonic() + 90
+        cams: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/cameras", timeout=2) as resp:
+                    cams = json.load(resp)
+                if len(cams) == 2 and all(c["state"] == "recording" and int(c["segments"]) >= 2 for c in cams):  # type: ignore[call-overload]
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"demo did not record: {cams}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+            page = resp.read().decode()
+        assert "cam01" in page and "cam02" in page and "recording" in page
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert f"http://127.0.0.1:{port}/" in out
+    db = Database(f"sqlite:///{data / 'custos.db'}")
+    assert len(segments(db, "cam01")) >= 2 and len(segments(db, "cam02")) >= 2
+    assert LocalStorage(data / "footage").partials() == []  # Ctrl-C closed and indexed the open segments

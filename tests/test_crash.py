@@ -30,8 +30,8 @@ CUSTOS = [sys.executable, "-m", "custos.cli.main"]
 
 def spawn_recorder(data: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, CUSTOS_RECORDER__SEGMENT_S="60", CUSTOS_RECORDER__RECONNECT_MIN_S="0.2")
-    return subprocess.Popen([*CUSTOS, "record", "--data", str(data)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(data / "recorder.log", "ab") as log:
+        return subprocess.Popen([*CUSTOS, "record", "--data", str(data)], env=env, stdout=log, stderr=log)
 
 
 def wait_for_partial_bytes(storage: LocalStorage, n: int, timeout_s: float = 30) -> None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ def sim(cache_dir: Path) -> Iterator[SimCameras]:
         CameraSpec("hevc", codec="h265", **SMALL),
         CameraSpec("cutme", **SMALL),
         CameraSpec("freezeme", **SMALL),
+        CameraSpec("hung", **SMALL),
         CameraSpec("counted", **SMALL),
         CameraSpec("jpeg", codec="mjpeg", width=320, height=240, fps=5),
         CameraSpec("mic", codec="audio"),
@@ -67,11 +69,16 @@ def wait_until(condition: object, timeout_s: float) -> bool:
     return False
 
 
-def reader(url: str) -> subprocess.Popen[str]:
-    """A client that keeps reading (remuxing to nowhere) until the stream ends."""
+@contextmanager
+def reading(url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """FFmpeg reading the stream (remuxing to nowhere) until it ends or the block exits."""
     command = ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", url]
     command += ["-c", "copy", "-f", "null", "-"]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+        try:
+            yield process
+        finally:
+            process.kill()
 
 
 class RtspTcpClient:
@@ -86,6 +93,12 @@ class RtspTcpClient:
         self.cseq = 0
         self.session: str | None = None
         self.frames = 0
+
+    def __enter__(self) -> RtspTcpClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.sock.close()
 
     def request(self, method: str, url: str, headers: str = "") -> tuple[str, str]:
         self.cseq += 1
@@ -215,15 +228,15 @@ def test_clients_share_one_pipeline_and_stats_count_each_frame_sent_once(sim: Si
     The one frame being written at the instant of a TEARDOWN may count without arriving (the +1).
     """
     before = sim.stats()["counted"]
-    first, second = RtspTcpClient(sim.url("counted")), RtspTcpClient(sim.url("counted"))
-    first.play()
-    second.play()
-    assert sim.pipelines()["counted"] == 1
-    first.read_for(1.0)
-    second.read_for(1.0)
-    second.teardown()
-    first.read_for(0.5)
-    first.teardown()
+    with RtspTcpClient(sim.url("counted")) as first, RtspTcpClient(sim.url("counted")) as second:
+        first.play()
+        second.play()
+        assert sim.pipelines()["counted"] == 1
+        first.read_for(1.0)
+        second.read_for(1.0)
+        second.teardown()
+        first.read_for(0.5)
+        first.teardown()
     assert wait_until(lambda: sim.pipelines()["counted"] == 0, 5)
     sent = sim.stats()["counted"] - before
     assert 40 <= second.frames < first.frames <= 90  # ~2.3 s and ~3.1 s of 25 fps
@@ -234,13 +247,10 @@ def test_clients_share_one_pipeline_and_stats_count_each_frame_sent_once(sim: Si
 
 
 def test_cut_drops_readers_and_refuses_describe_until_restart(sim: SimCameras) -> None:
-    playing = reader(sim.url("cutme"))
-    try:
+    with reading(sim.url("cutme")) as playing:
         assert wait_until(lambda: sim.stats()["cutme"] > 10, 10)
         sim.cut("cutme")
         playing.wait(timeout=5)  # the connection was dropped, so the reader's input ended
-    finally:
-        playing.kill()
     refused = ffprobe(sim.url("cutme"), "-show_entries", "stream=codec_name")
     assert refused.returncode != 0
     assert "404" in refused.stderr
@@ -251,8 +261,7 @@ def test_cut_drops_readers_and_refuses_describe_until_restart(sim: SimCameras) -
 
 
 def test_freeze_stops_frames_but_keeps_the_connection_and_thaw_resumes(sim: SimCameras) -> None:
-    playing = reader(sim.url("freezeme"))
-    try:
+    with reading(sim.url("freezeme")) as playing:
         assert wait_until(lambda: sim.stats()["freezeme"] > 10, 10)
         sim.freeze("freezeme")
         frozen_at = sim.stats()["freezeme"]
@@ -262,9 +271,21 @@ def test_freeze_stops_frames_but_keeps_the_connection_and_thaw_resumes(sim: SimC
         sim.thaw("freezeme")
         assert wait_until(lambda: sim.stats()["freezeme"] >= frozen_at + 20, 5)
         assert playing.poll() is None
+
+
+def test_a_client_joining_a_frozen_camera_gets_one_frame_and_stalls_no_other_camera(sim: SimCameras) -> None:
+    sim.freeze("hung")
+    try:
+        with RtspTcpClient(sim.url("hung")) as client:
+            started = time.monotonic()
+            client.play()  # DESCRIBE, SETUP and PLAY are still answered
+            assert stream_info(sim.url("back"))["codec_name"] == "h264"
+            assert time.monotonic() - started < 5
+            client.read_for(1.0)
+            assert client.frames <= 1  # the frame the new pipeline needed to preroll
+            client.teardown()
     finally:
-        playing.kill()
-        playing.wait()
+        sim.thaw("hung")
 
 
 def test_digest_auth_refuses_missing_and_wrong_credentials(cache_dir: Path) -> None:
@@ -334,16 +355,16 @@ def test_command_line_prints_urls_and_stops_on_sigterm(cache_dir: Path) -> None:
     command = [sys.executable, "-m", "custos.sim", "--cameras", "2", "--port", "0"]
     command += ["--cache-dir", str(cache_dir), "--width", "320", "--height", "240"]
     command += ["--bitrate-kbps", "500", "--loop-s", "4"]
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        process.stdout.readline()  # "serving 2 cameras ..."
-        urls = [process.stdout.readline().strip() for _ in range(2)]
-        assert [url.rsplit("/", 1)[1] for url in urls] == ["cam01", "cam02"]
-        assert stream_info(urls[1])["codec_name"] == "h264"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-    finally:
-        process.kill()
+    with subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            process.stdout.readline()  # "serving 2 cameras ..."
+            urls = [process.stdout.readline().strip() for _ in range(2)]
+            assert [url.rsplit("/", 1)[1] for url in urls] == ["cam01", "cam02"]
+            assert stream_info(urls[1])["codec_name"] == "h264"
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0
+        finally:
+            process.kill()

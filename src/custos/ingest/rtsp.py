@@ -38,6 +38,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from custos.errors import CustosError, Kind
 from custos.ingest.rtp import Depacketizer, build_receiver_report, parse_rtcp_sender_reports
+from custos.ingest.urls import redact
 from custos.ingest.sdp import SessionDescription, VideoTrack, aggregate_url, parse_sdp, select_video
 from custos.media.types import AccessUnit, StreamParams
 
@@ -131,11 +132,11 @@ class _Target:
             port = parts.port or 554
         except ValueError:
             # ValueError's text may quote part of the password, so it is left out
-            raise CustosError(Kind.INVALID_ARGUMENT, f"{_redact(url)} is not a valid RTSP URL (a bad port, or "
+            raise CustosError(Kind.INVALID_ARGUMENT, f"{redact(url)} is not a valid RTSP URL (a bad port, or "
                               "a user name or password with ':', '/' or '@' not percent-encoded)") from None
         if parts.scheme.lower() != "rtsp" or not parts.hostname:
             raise CustosError(
-                Kind.INVALID_ARGUMENT, f"{_redact(url)} is not an rtsp://host[:port]/path URL"
+                Kind.INVALID_ARGUMENT, f"{redact(url)} is not an rtsp://host[:port]/path URL"
             )
         host = parts.hostname
         hostport = parts.netloc.rpartition("@")[2]
@@ -154,14 +155,6 @@ class _Target:
 def _display(request_url: str, quoted_user: str | None) -> str:
     return request_url.replace("rtsp://", f"rtsp://{quoted_user}@", 1) if quoted_user else request_url
 
-
-def _redact(url: str) -> str:
-    """The URL with anything that may be a password replaced, for URLs that did not even parse."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    userinfo, _, hostpart = rest.rpartition("@")
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{hostpart}"
 
 
 def digest_response(*, username: str, password: str, realm: str, nonce: str, method: str, uri: str,
@@ -540,7 +533,7 @@ class RtspSession:
         if status == 461:
             raise CustosError(Kind.INVALID_ARGUMENT, f"{what}: the server does not send RTP over TCP")
         if status in (301, 302, 303, 305, 307):
-            location = _redact(reply.header("location") or "?")
+            location = redact(reply.header("location") or "?")
             raise CustosError(Kind.UNAVAILABLE, f"{what}: a redirect to {location}, followed only for OPTIONS and DESCRIBE")
         raise CustosError(Kind.UNAVAILABLE, what)
 

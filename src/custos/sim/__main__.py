@@ -18,7 +18,7 @@ from custos.sim.spec import CODECS, cameras
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m custos.sim", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m custos.sim", description="Serve synthetic RTSP cameras.")
     parser.add_argument("--cameras", type=int, default=4, help="number of cameras, named cam01..camNN")
     parser.add_argument("--port", type=int, default=8554, help="RTSP port; 0 picks a free one")
     parser.add_argument("--host", default="127.0.0.1", help="listen address")

@@ -20,8 +20,8 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from custos.errors import CustosError, Kind
-from custos.sim.encode import ProgressFn, encode_all, print_progress
 from custos.sim.config import ServerConfig
+from custos.sim.encode import ProgressFn, encode_all, print_progress
 from custos.sim.spec import CameraSpec
 
 READY_TIMEOUT_S = 30.0
@@ -59,6 +59,7 @@ class SimCameras:
         self._progress = progress
         self._process: subprocess.Popen[str] | None = None
         self._stderr: IO[str] | None = None
+        self._reader: threading.Thread | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._lock = threading.Lock()
         self._bound_port: int | None = None
@@ -86,7 +87,8 @@ class SimCameras:
             text=True,
             bufsize=1,
         )
-        threading.Thread(target=self._read_stdout, args=(self._process.stdout,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read_stdout, args=(self._process.stdout,), daemon=True)
+        self._reader.start()
         try:
             first = self._next_line(READY_TIMEOUT_S, "to start")
             if first.get("event") != "ready":
@@ -95,7 +97,7 @@ class SimCameras:
                 raise CustosError(Kind.UNAVAILABLE, f"sim server failed to start: {reason} {tail}")
         except CustosError:
             self._kill()
-            self._process = None
+            self._release()
             raise
         self._bound_port = int(first["port"])
         return self
@@ -114,10 +116,7 @@ class SimCameras:
         except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
             self._kill()
         finally:
-            self._process = None
-            if self._stderr is not None:
-                self._stderr.close()
-                self._stderr = None
+            self._release()
 
     def __enter__(self) -> SimCameras:
         return self.start()
@@ -234,6 +233,23 @@ class SimCameras:
         self._stderr.seek(0)
         tail = self._stderr.read().strip().splitlines()[-lines:]
         return "\n".join(tail) or "(empty stderr)"
+
+    def _release(self) -> None:
+        """Close the pipes and the stderr file of an exited server (once its stdout reader is done)."""
+        process, self._process = self._process, None
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+            self._reader = None
+        if process is not None:
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    try:
+                        pipe.close()
+                    except OSError:
+                        pass  # stdin to a dead server: its buffered bytes cannot be flushed
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     def _kill(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -8,6 +8,9 @@ End of stdin stops the server, so it never outlives the process that started it.
 
 It lives in its own process so its CPU can be measured apart from the code under test, and so the
 GLib main loop and the streaming threads never compete with a test's own threads for the GIL.
+
+Measured here (2 cores, 1080p 4 Mbit/s loops, TCP clients): 16 streams cost 14-20 % of one core,
+64 streams 44-60 %, all at 25.0 fps, with `stats` equal to the frames the clients received.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 from custos.errors import CustosError, Kind  # noqa: E402
+from custos.sim.config import ServerConfig  # noqa: E402
 from custos.sim.pipelines import (  # noqa: E402
     PARSER_NAME,
     PAYLOADER_NAME,
@@ -34,12 +38,12 @@ from custos.sim.pipelines import (  # noqa: E402
     launch_description,
     needs_pts_fix,
 )
-from custos.sim.config import ServerConfig  # noqa: E402
 from custos.sim.spec import CameraSpec  # noqa: E402
 from custos.sim.tally import CameraCounter, MediaTally  # noqa: E402
 
 _ROLE = "camera-viewer"
 LISTEN_BACKLOG = 256
+SESSION_CLEANUP_S = 5
 
 
 class _Camera:
@@ -72,6 +76,7 @@ class SimServer:
         self._tallies: dict[GstRtspServer.RTSPMedia, tuple[str, MediaTally]] = {}
         self._playing: dict[GstRtspServer.RTSPClient, set[tuple[MediaTally, str]]] = {}
         self._server.connect("client-connected", self._on_client_connected)
+        self._server.get_session_pool().connect("session-removed", self._on_session_removed)
         if config.username is not None:
             self._server.set_auth(self._digest_auth(config.username, config.password or ""))
 
@@ -88,6 +93,10 @@ class SimServer:
             raise CustosError(
                 Kind.UNAVAILABLE, f"RTSP server could not listen on {self._config.host}:{self._config.port}"
             )
+        # Expire sessions whose client vanished without TEARDOWN or a closed connection (UDP clients),
+        # so their pipelines stop and their frames stop counting.
+        pool = self._server.get_session_pool()
+        GLib.timeout_add_seconds(SESSION_CLEANUP_S, lambda: pool.cleanup() >= 0)
         return int(self._server.get_bound_port())
 
     # Commands ------------------------------------------------------------------------------------
@@ -107,7 +116,10 @@ class SimServer:
         return {}
 
     def freeze(self, name: str) -> dict[str, Any]:
-        """Camera hangs: connections stay open, RTCP goes on, but no more frames leave it."""
+        """Camera hangs: connections stay open, RTCP goes on, but no more frames leave it.
+
+        New clients can still connect and play; they get the pipeline's preroll frame, then nothing.
+        """
         self._camera(name).frozen = True
         return {}
 
@@ -168,7 +180,11 @@ class SimServer:
         count = counts_video_frames(camera.spec)
 
         def on_payloader_input(_pad: Gst.Pad, _info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
-            if camera.frozen:
+            # A frozen camera still lets its first frame through: GstRtspServer waits for a new
+            # pipeline to preroll in the main loop, so dropping that frame stalled every camera's
+            # RTSP requests for 20 s and then answered 503. A client joining a frozen camera gets
+            # that one frame, then nothing.
+            if camera.frozen and tally.has_played:
                 return Gst.PadProbeReturn.DROP
             if count:
                 tally.frame()
@@ -207,6 +223,11 @@ class SimServer:
         if found is not None:
             found[0].detach(found[1])
             self._playing.get(client, set()).discard(found)
+
+    def _on_session_removed(self, _pool: Any, session: GstRtspServer.RTSPSession) -> None:
+        session_id = session.get_sessionid()
+        for _name, tally in list(self._tallies.values()):
+            tally.detach(session_id)
 
     def _on_client_closed(self, client: GstRtspServer.RTSPClient) -> None:
         for tally, session_id in self._playing.pop(client, set()):

@@ -49,8 +49,22 @@ def hwm_mb(pid: int) -> float:
 
 def ffprobe_frames(path: Path) -> int:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_packets", "-select_streams", "v:0", "-show_entries",
-         "stream=nb_read_packets", "-of", "csv=p=0", str(path)], capture_output=True, text=True, check=True
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_packets",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_packets",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     return int(out or 0)
 
@@ -74,8 +88,13 @@ def run_custos(sim: SimCameras, names: list[str], seconds: float, backend: str, 
             s.add(Camera(name=n, url=sim.url(n)))
     before = sim.stats()
     env = dict(os.environ, CUSTOS_RECORDER__BACKEND=backend, CUSTOS_RECORDER__SEGMENT_S="60")
-    proc = subprocess.Popen([sys.executable, "-m", "custos.cli.main", "record", "--data", str(data)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "custos.cli.main", "record", "--data", str(data)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # Steady state: every camera is sending to the recorder.
     wait_for(lambda: all(sim.stats()[n] - before[n] > 25 for n in names), 60, "all cameras to be recorded")
     t0, c0 = time.monotonic(), cpu_s(proc.pid)
@@ -90,7 +109,9 @@ def run_custos(sim: SimCameras, names: list[str], seconds: float, backend: str, 
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"bench: custos record exited {proc.returncode}: {proc.stderr.read()[-2000:] if proc.stderr else ''}")
+        raise SystemExit(
+            f"bench: custos record exited {proc.returncode}: {proc.stderr.read()[-2000:] if proc.stderr else ''}"
+        )
     for n in names:
         sim.thaw(n)
     served = sum(after[n] - before[n] for n in names)
@@ -118,10 +139,33 @@ def run_ffmpeg(sim: SimCameras, names: list[str], seconds: float, work: Path) ->
     procs = []
     for n in names:
         (out / n).mkdir()
-        procs.append(subprocess.Popen(
-            ["ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", sim.url(n), "-c", "copy",
-             "-f", "segment", "-segment_time", "60", "-segment_format", "mp4", "-reset_timestamps", "1",
-             str(out / n / "%05d.mp4")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        procs.append(
+            subprocess.Popen(
+                [
+                    "ffmpeg",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-rtsp_transport",
+                    "tcp",
+                    "-i",
+                    sim.url(n),
+                    "-c",
+                    "copy",
+                    "-f",
+                    "segment",
+                    "-segment_time",
+                    "60",
+                    "-segment_format",
+                    "mp4",
+                    "-reset_timestamps",
+                    "1",
+                    str(out / n / "%05d.mp4"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
     wait_for(lambda: all(sim.stats()[n] - before[n] > 25 for n in names), 60, "all ffmpeg processes to record")
     t0 = time.monotonic()
     c0 = [cpu_s(p.pid) for p in procs]
@@ -136,8 +180,11 @@ def run_ffmpeg(sim: SimCameras, names: list[str], seconds: float, work: Path) ->
         _, _, usage = os.wait4(p.pid, 0)
         total += usage.ru_utime + usage.ru_stime
     stream_min = len(names) * (t1 - t0) / 60
-    return {"cpu_per_stream_min": (sum(c1) - sum(c0)) / stream_min, "cpu_total_per_stream_min": total / stream_min,
-            "rss_mb": rss}
+    return {
+        "cpu_per_stream_min": (sum(c1) - sum(c0)) / stream_min,
+        "cpu_total_per_stream_min": total / stream_min,
+        "rss_mb": rss,
+    }
 
 
 def main() -> None:
@@ -152,15 +199,18 @@ def main() -> None:
     ap.add_argument("--no-ffmpeg", action="store_true", help="skip the reference (for finding the stream limit)")
     args = ap.parse_args()
     backends = [b for b in args.backend.split(",") if b]
-    specs = cameras(args.streams, width=args.width, height=args.height, bitrate_kbps=args.bitrate_kbps, gop_s=2,
-                    loop_s=10)
+    specs = cameras(
+        args.streams, width=args.width, height=args.height, bitrate_kbps=args.bitrate_kbps, gop_s=2, loop_s=10
+    )
     names = [s.name for s in specs]
     results: dict[str, list[dict[str, float]]] = {b: [] for b in backends}
     ref: list[dict[str, float]] = []
     t_prep = time.monotonic()
     with SimCameras(specs) as sim:
-        print(f"bench: {args.streams} streams ready in {time.monotonic() - t_prep:.1f} s (encoded once, cached)",
-              file=sys.stderr)
+        print(
+            f"bench: {args.streams} streams ready in {time.monotonic() - t_prep:.1f} s (encoded once, cached)",
+            file=sys.stderr,
+        )
         sim_c0, sim_t0 = cpu_s(sim.pid), time.monotonic()
         for run in range(args.runs):
             order: list[str] = backends + ([] if args.no_ffmpeg else ["ffmpeg"])
@@ -174,8 +224,10 @@ def main() -> None:
                     else:
                         r = run_custos(sim, names, args.seconds, who, Path(tmp))
                         results[who].append(r)
-                print(f"bench: run {run + 1} {who}: " + json.dumps({k: round(v, 4) for k, v in r.items()}),
-                      file=sys.stderr)
+                print(
+                    f"bench: run {run + 1} {who}: " + json.dumps({k: round(v, 4) for k, v in r.items()}),
+                    file=sys.stderr,
+                )
         sim_cpu = (cpu_s(sim.pid) - sim_c0) / (time.monotonic() - sim_t0)
 
     def med(rows: list[dict[str, float]], key: str) -> float:

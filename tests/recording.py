@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,10 @@ from custos.catalog.models import Camera, Outage, Segment
 from custos.config import Settings, load_settings
 from custos.ingest.recorder import Recorder
 from custos.storage import LocalStorage
+
+from probe import decode_errors, ffprobe_json
+
+__all__ = ["decode_errors", "ffprobe", "outages", "recorder_settings", "register", "segments", "start_recorder"]
 
 SMALL = dict(width=320, height=240, fps=25, bitrate_kbps=300, gop_s=1, loop_s=4)
 
@@ -54,21 +56,12 @@ def outages(db: Database, camera: str | None = None) -> list[Outage]:
 
 
 def ffprobe(path: Path) -> dict[str, Any]:
-    """Decode every frame (ffprobe -count_frames) and report the video stream."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-         "stream=codec_name,width,height,nb_read_frames:format=duration", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    data = json.loads(out)
-    st = data["streams"][0]
+    """Decode every frame and report the video stream."""
+    st, fmt = ffprobe_json(path)
     return {
-        "codec": st["codec_name"], "width": int(st["width"]), "height": int(st["height"]),
-        "frames": int(st["nb_read_frames"]), "duration": float(data["format"]["duration"]),
+        "codec": st["codec_name"],
+        "width": int(st["width"]),
+        "height": int(st["height"]),
+        "frames": int(st["nb_read_frames"]),
+        "duration": float(fmt["duration"]),
     }
-
-
-def decode_errors(path: Path) -> str:
-    return subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True
-    ).stderr.strip()

@@ -18,15 +18,25 @@ from custos.catalog.records import (
     timeline_end,
 )
 
-T0 = dt.datetime(2026, 11, 23, 8, 0, 0, 123456, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 23, 8, 0, 0, 123456, tzinfo=dt.UTC)
 
 
 def record(**over: object) -> SegmentRecord:
     base = dict(
-        camera="cam01", storage_key="cam01/20261123/080000123456Z-0.mp4", start_utc=T0,
-        end_utc=T0 + dt.timedelta(seconds=60), start_90k=0, duration_90k=60 * 90_000, frame_count=1500,
-        size_bytes=30_000_000, codec="h264", codec_string="avc1.640028", width=1920, height=1080,
-        keyframes=[(0, 800), (180_000, 1_000_000)], sha256="ab" * 32,
+        camera="cam01",
+        storage_key="cam01/20261123/080000123456Z-0.mp4",
+        start_utc=T0,
+        end_utc=T0 + dt.timedelta(seconds=60),
+        start_90k=0,
+        duration_90k=60 * 90_000,
+        frame_count=1500,
+        size_bytes=30_000_000,
+        codec="h264",
+        codec_string="avc1.640028",
+        width=1920,
+        height=1080,
+        keyframes=[(0, 800), (180_000, 1_000_000)],
+        sha256="ab" * 32,
     )
     base.update(over)
     return SegmentRecord(**base)  # type: ignore[arg-type]
@@ -53,8 +63,13 @@ def test_naive_datetimes_are_refused(db: Database) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [dict(frame_count=0), dict(size_bytes=0), dict(duration_90k=-1), dict(sha256="abc"),
-     dict(end_utc=T0 - dt.timedelta(seconds=1))],
+    [
+        dict(frame_count=0),
+        dict(size_bytes=0),
+        dict(duration_90k=-1),
+        dict(sha256="abc"),
+        dict(end_utc=T0 - dt.timedelta(seconds=1)),
+    ],
 )
 def test_constraints_refuse_impossible_segments(db: Database, bad: dict[str, object]) -> None:
     with db.session() as s:

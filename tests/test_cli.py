@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from custos.catalog.db import Database
 from custos.cli.main import app
 from custos.storage import LocalStorage
+
 from recording import segments
 
 runner = CliRunner()
@@ -60,9 +61,28 @@ def test_demo_records_synthetic_cameras_and_lists_them_on_its_page(tmp_path: Pat
     port = free_port()
     data = tmp_path / "demo"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "custos.cli.main", "demo", "--data", str(data), "--cameras", "2", "--port", str(port),
-         "--width", "320", "--height", "240", "--segment-s", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, COLUMNS="200"),
+        [
+            sys.executable,
+            "-m",
+            "custos.cli.main",
+            "demo",
+            "--data",
+            str(data),
+            "--cameras",
+            "2",
+            "--port",
+            str(port),
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--segment-s",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, COLUMNS="200"),
     )
     try:
         deadline = time.monotonic() + 90

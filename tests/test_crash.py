@@ -21,6 +21,7 @@ from custos.config import load_settings
 from custos.ingest.recovery import recover
 from custos.sim import CameraSpec, SimCameras
 from custos.storage import LocalStorage
+
 from recording import SMALL, decode_errors, ffprobe, register, segments
 
 pytestmark = pytest.mark.timeout(180)
@@ -34,18 +35,25 @@ def spawn_recorder(data: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen([*CUSTOS, "record", "--data", str(data)], env=env, stdout=log, stderr=log)
 
 
-def wait_for_partial_bytes(storage: LocalStorage, n: int, timeout_s: float = 30) -> None:
+def partial_files(storage: LocalStorage) -> list[Path]:
+    """What is in flight, looked at without touching it (storage.partials() may finish commits)."""
+    return sorted((storage.root / "partial").rglob("*.partial"))
+
+
+def wait_for_new_partial(storage: LocalStorage, old: set[Path], n: int, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        keys = storage.partials()
-        if keys and storage.partial_path(keys[0]).stat().st_size >= n:
+        new = [p for p in partial_files(storage) if p not in old]
+        if new and new[0].stat().st_size >= n:
             return
         time.sleep(0.05)
     raise AssertionError("the recorder wrote no partial segment")
 
 
 @pytest.mark.parametrize("kill_after_s", [(2.3, 3.6)])
-def test_kill_9_mid_segment_then_restart_recovers_and_indexes(tmp_path: Path, kill_after_s: tuple[float, float]) -> None:
+def test_kill_9_mid_segment_then_restart_recovers_and_indexes(
+    tmp_path: Path, kill_after_s: tuple[float, float]
+) -> None:
     data = tmp_path / "data"
     settings = load_settings(data_dir=data)
     data.mkdir()
@@ -56,22 +64,27 @@ def test_kill_9_mid_segment_then_restart_recovers_and_indexes(tmp_path: Path, ki
     with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
         register(db, {"cam01": sim.url("cam01")})
         for i, after in enumerate(kill_after_s):
+            old = set(partial_files(storage))
             proc = spawn_recorder(data)  # the second start also recovers what the first kill left
-            wait_for_partial_bytes(storage, 1000)
+            wait_for_new_partial(storage, old, 1000)
+            if i == 0:
+                # While a recorder runs, nobody else may "recover" the segment it is writing.
+                r = subprocess.run([*CUSTOS, "recover", "--data", str(data)], capture_output=True, text=True)
+                assert r.returncode == 2 and f"being written by pid {proc.pid}" in r.stderr, r.stderr
             time.sleep(after)
             proc.send_signal(signal.SIGKILL)
-            kills.append(dt.datetime.now(dt.timezone.utc))
+            kills.append(dt.datetime.now(dt.UTC))
             assert proc.wait(10) == -signal.SIGKILL
-            [key] = storage.partials()
+            [path] = [p for p in partial_files(storage) if p not in old]
             if i == 1:
                 # A torn fragment, as a crash of the machine mid-write could leave, must be cut off.
-                with open(storage.partial_path(key), "ab") as f:
+                with open(path, "ab") as f:
                     f.write(b"\x00\x00\x40\x00moof\x00\x00\x00\x10mfhd" + os.urandom(300))
     report = recover(storage, db)
     assert report.problems == [] and len(report.recovered) == 1 and report.cut_bytes == 316
     segs = segments(db, "cam01")
     assert len(segs) == 2 and all(s.recovered for s in segs)
-    for seg, killed_at, after in zip(segs, kills, kill_after_s):
+    for seg, killed_at, after in zip(segs, kills, kill_after_s, strict=True):
         path = storage.object_path(seg.storage_key)
         probe = ffprobe(path)
         assert probe["frames"] == seg.frame_count and decode_errors(path) == ""

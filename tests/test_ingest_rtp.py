@@ -30,6 +30,7 @@ H265_PPS = bytes.fromhex("4401c172860c4624")
 
 # -- a test packetizer ----------------------------------------------------------------------------
 
+
 def rtp(seq: int, ts: int, payload: bytes, *, marker: bool = False, pt: int = 96, ssrc: int = SSRC) -> bytes:
     return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc) + payload
 
@@ -63,7 +64,7 @@ def payloads(codec: str, nals: list[bytes], *, mtu: int = 1200, aggregate: bool 
             continue
         flush_group()
         body = nal[hdr:]
-        chunks = [body[i:i + mtu] for i in range(0, len(body), mtu)]
+        chunks = [body[i : i + mtu] for i in range(0, len(body), mtu)]
         for i, chunk in enumerate(chunks):
             flags = (0x80 if i == 0 else 0) | (0x40 if i == len(chunks) - 1 else 0)
             if codec == "h264":
@@ -75,8 +76,9 @@ def payloads(codec: str, nals: list[bytes], *, mtu: int = 1200, aggregate: bool 
     return out
 
 
-def packetize(codec: str, units: list[tuple[int, list[bytes]]], *, seq: int = 1000, mtu: int = 1200,
-              aggregate: bool = True) -> list[bytes]:
+def packetize(
+    codec: str, units: list[tuple[int, list[bytes]]], *, seq: int = 1000, mtu: int = 1200, aggregate: bool = True
+) -> list[bytes]:
     """RTP packets for (rtp timestamp, NAL units) access units; the marker bit ends each unit."""
     packets = []
     for ts, nals in units:
@@ -110,6 +112,7 @@ def h264_gop(n: int, rng: random.Random, *, ts0: int = 0, big: int = 30000) -> l
 
 
 # -- H.264 ------------------------------------------------------------------------------------------
+
 
 def test_fu_a_split_of_a_big_nal_reassembles_byte_exact() -> None:
     rng = random.Random(1)
@@ -213,6 +216,7 @@ def test_sequence_numbers_wrapping_are_not_loss() -> None:
 
 # -- packet loss -------------------------------------------------------------------------------------
 
+
 def test_a_gap_drops_the_damaged_unit_and_everything_until_the_next_keyframe() -> None:
     rng = random.Random(10)
     gop1 = h264_gop(10, rng)
@@ -223,7 +227,7 @@ def test_a_gap_drops_the_damaged_unit_and_everything_until_the_next_keyframe() -
     assert len(unit4) >= 2, "unit 4 should span several packets"
     lost = unit4[len(unit4) // 2]
     dep = Depacketizer("h264")
-    units = depacketize(dep, packets[:lost] + packets[lost + 1:])
+    units = depacketize(dep, packets[:lost] + packets[lost + 1 :])
     assert [u.pts_90k // 3600 for u in units] == [0, 1, 2, 3] + list(range(10, 20))
     assert dep.stats.lost_packets == 1
     assert dep.stats.dropped_units == 6  # the damaged unit 4 and units 5..9
@@ -237,7 +241,7 @@ def test_loss_inside_a_keyframe_drops_the_whole_gop() -> None:
     packets = packetize("h264", units_in, mtu=1000)
     idr = next(i for i, p in enumerate(packets) if struct.unpack_from("!I", p, 4)[0] == 5 * 3600)
     dep = Depacketizer("h264")
-    units = depacketize(dep, packets[:idr + 3] + packets[idr + 5:])  # two fragments of the second IDR lost
+    units = depacketize(dep, packets[: idr + 3] + packets[idr + 5 :])  # two fragments of the second IDR lost
     assert [u.pts_90k // 3600 for u in units] == [0, 1, 2, 3, 4, 10, 11, 12, 13, 14]
     assert dep.stats.lost_packets == 2
     assert dep.stats.dropped_units == 5 and dep.stats.skipped_units == 0
@@ -247,13 +251,17 @@ def test_a_keyframe_whose_first_slice_was_lost_is_not_a_restart_point() -> None:
     rng = random.Random(12)
     first = h264_slice(5, 800, rng, first=True)
     second = h264_slice(5, 800, rng, first=False)
-    units_in = [(0, [H264_SPS, H264_PPS, h264_slice(5, 500, rng)]), (3600, [h264_slice(1, 300, rng)]),
-                (7200, [first, second]), (10800, [h264_slice(1, 300, rng)]),
-                (14400, [H264_SPS, H264_PPS, h264_slice(5, 500, rng)])]
+    units_in = [
+        (0, [H264_SPS, H264_PPS, h264_slice(5, 500, rng)]),
+        (3600, [h264_slice(1, 300, rng)]),
+        (7200, [first, second]),
+        (10800, [h264_slice(1, 300, rng)]),
+        (14400, [H264_SPS, H264_PPS, h264_slice(5, 500, rng)]),
+    ]
     packets = packetize("h264", units_in, mtu=1000, aggregate=False)
     first_pkt = next(i for i, p in enumerate(packets) if p[12:] == first)
     dep = Depacketizer("h264")
-    units = depacketize(dep, packets[:first_pkt] + packets[first_pkt + 1:])
+    units = depacketize(dep, packets[:first_pkt] + packets[first_pkt + 1 :])
     assert [u.pts_90k for u in units] == [0, 3600, 14400]
     assert dep.stats.dropped_units == 2
 
@@ -281,9 +289,16 @@ def test_late_and_duplicate_packets_are_discarded() -> None:
 def test_a_new_ssrc_is_a_discontinuity_and_time_stays_monotonic() -> None:
     rng = random.Random(15)
     first = packetize("h264", h264_gop(3, rng, ts0=500_000))
-    second = [rtp(struct.unpack_from("!H", p, 2)[0] + 5000, struct.unpack_from("!I", p, 4)[0] - 400_000, p[12:],
-                  marker=bool(p[1] & 0x80), ssrc=99)
-              for p in packetize("h264", h264_gop(3, rng, ts0=500_000))]
+    second = [
+        rtp(
+            struct.unpack_from("!H", p, 2)[0] + 5000,
+            struct.unpack_from("!I", p, 4)[0] - 400_000,
+            p[12:],
+            marker=bool(p[1] & 0x80),
+            ssrc=99,
+        )
+        for p in packetize("h264", h264_gop(3, rng, ts0=500_000))
+    ]
     dep = Depacketizer("h264")
     units = depacketize(dep, first + second)
     pts = [u.pts_90k for u in units]
@@ -327,6 +342,7 @@ def test_parameters_from_the_sdp_are_not_reported_again_when_unchanged() -> None
 
 # -- H.265 ------------------------------------------------------------------------------------------
 
+
 def h265_gop(n: int, rng: random.Random, *, ts0: int = 0, big: int = 30000) -> list[tuple[int, list[bytes]]]:
     units = [(ts0, [H265_VPS, H265_SPS, H265_PPS, h265_slice(19, big, rng)])]
     units += [(ts0 + 3600 * i, [h265_slice(1, rng.randint(50, 3000), rng)]) for i in range(1, n)]
@@ -367,6 +383,7 @@ def test_h265_fu_loss_drops_until_the_next_irap() -> None:
 
 # -- RTCP ---------------------------------------------------------------------------------------------
 
+
 def test_sender_report_parses_from_a_compound_packet() -> None:
     unix_s = 1_700_000_000
     ntp = ((unix_s + 2_208_988_800) << 32) | (1 << 31)  # + 0.5 s
@@ -379,8 +396,15 @@ def test_sender_report_parses_from_a_compound_packet() -> None:
 
 
 def test_receiver_report_encodes_rfc_3550_fields() -> None:
-    rr = build_receiver_report(reporter_ssrc=1, source_ssrc=SSRC, highest_seq=70000, cumulative_lost=3,
-                               fraction_lost=5, last_sr_ntp=0x0123456789ABCDEF, delay_since_sr_65536=65536)
+    rr = build_receiver_report(
+        reporter_ssrc=1,
+        source_ssrc=SSRC,
+        highest_seq=70000,
+        cumulative_lost=3,
+        fraction_lost=5,
+        last_sr_ntp=0x0123456789ABCDEF,
+        delay_since_sr_65536=65536,
+    )
     assert len(rr) == 32
     b0, pt, words, reporter, source, lost, highest, jitter, lsr, dlsr = struct.unpack("!BBHIIIIIII", rr)
     assert (b0, pt, words, reporter, source) == (0x81, 201, 7, 1, SSRC)

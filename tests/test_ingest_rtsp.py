@@ -86,9 +86,25 @@ def loop_file_params(spec: CameraSpec) -> dict[int, bytes]:
 
 def ffmpeg_capture(url: str, fmt: str, seconds: float) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", url, "-t", str(seconds),
-         "-c", "copy", "-f", fmt, "-"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-i",
+            url,
+            "-t",
+            str(seconds),
+            "-c",
+            "copy",
+            "-f",
+            fmt,
+            "-",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -116,15 +132,18 @@ def assert_same_nals_as_ffmpeg(codec: str, units: list[AccessUnit], ffmpeg_bytes
     j = where[ours[k]]
     overlap = min(len(ours) - k, len(theirs) - j)
     assert overlap >= minimum
-    assert ours[k:k + overlap] == theirs[j:j + overlap]
+    assert ours[k : k + overlap] == theirs[j : j + overlap]
 
 
 # -- real streams ------------------------------------------------------------------------------------
 
+
 def test_h264_and_h265_streams_arrive_whole_and_match_what_ffmpeg_receives(sim: SimCameras) -> None:
     seconds = 5.0
-    captures = {"cam01": ffmpeg_capture(sim.url("cam01"), "h264", seconds + 2),
-                "cam02": ffmpeg_capture(sim.url("cam02"), "hevc", seconds + 2)}
+    captures = {
+        "cam01": ffmpeg_capture(sim.url("cam01"), "h264", seconds + 2),
+        "cam02": ffmpeg_capture(sim.url("cam02"), "hevc", seconds + 2),
+    }
     h264, h265 = RtspSession(sim.url("cam01")), RtspSession(sim.url("cam02"))
     try:
         p264, p265 = h264.connect(), h265.connect()
@@ -152,14 +171,19 @@ def test_h264_and_h265_streams_arrive_whole_and_match_what_ffmpeg_receives(sim: 
         assert stats.access_units == len(got[session])
         assert stats.recv_calls < 4 * seconds / 0.05  # batches, not packets
 
-    for name, (out, err) in outputs.items():
+    for name, (_out, err) in outputs.items():
         assert captures[name].returncode == 0, err.decode(errors="replace")
     assert_same_nals_as_ffmpeg("h264", got[h264], outputs["cam01"][0], minimum=2 * FPS)
     assert_same_nals_as_ffmpeg("h265", got[h265], outputs["cam02"][0], minimum=2 * FPS)
 
     for fmt, params, units in (("h264", p264, got[h264]), ("hevc", p265, got[h265])):
-        decoded = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", fmt, "-i", "-", "-f", "null", "-"],
-                                 input=annexb(params, units), capture_output=True, timeout=60, check=False)
+        decoded = subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-f", fmt, "-i", "-", "-f", "null", "-"],
+            input=annexb(params, units),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         assert decoded.returncode == 0 and decoded.stderr == b"", decoded.stderr.decode(errors="replace")
 
 
@@ -231,8 +255,9 @@ def test_a_frozen_camera_keeps_the_connection_and_shows_as_idle(sim: SimCameras)
         assert session.stats.lost_packets == 0 and session.idle_s < 0.5
 
 
-@pytest.mark.parametrize(("name", "offer"), [("snd", "audio PCMA/8000 only"),
-                                             ("mj", "video JPEG/90000, which custos does not record")])
+@pytest.mark.parametrize(
+    ("name", "offer"), [("snd", "audio PCMA/8000 only"), ("mj", "video JPEG/90000, which custos does not record")]
+)
 def test_streams_without_h264_or_h265_video_are_refused(sim: SimCameras, name: str, offer: str) -> None:
     with pytest.raises(CustosError) as caught:
         RtspSession(sim.url(name)).connect()
@@ -305,14 +330,16 @@ def test_missing_credentials_are_unauthenticated(auth_sim: SimCameras) -> None:
 
 # -- pure: URLs, digest, SDP --------------------------------------------------------------------------
 
+
 def test_credentials_are_percent_decoded_and_kept_out_of_the_url() -> None:
     session = RtspSession("rtsp://op%40site:p%3Ass%2Fw@cam.example:8554/live?ch=1")
     assert session.url == "rtsp://op%40site@cam.example:8554/live?ch=1"
     assert "p%3Ass" not in repr(session) and "p:ss" not in repr(session)
 
 
-@pytest.mark.parametrize("url", ["http://user:secret@cam/stream", "rtsp://user:sec/ret@cam/stream",
-                                 "rtsp://user:secret@cam:port/stream"])
+@pytest.mark.parametrize(
+    "url", ["http://user:secret@cam/stream", "rtsp://user:sec/ret@cam/stream", "rtsp://user:secret@cam:port/stream"]
+)
 def test_a_url_that_is_not_rtsp_is_an_invalid_argument_without_the_password(url: str) -> None:
     with pytest.raises(CustosError) as caught:
         RtspSession(url)
@@ -321,9 +348,17 @@ def test_a_url_that_is_not_rtsp_is_an_invalid_argument_without_the_password(url:
 
 
 def test_digest_response_matches_rfc_2617_example() -> None:
-    response = digest_response(username="Mufasa", password="Circle Of Life", realm="testrealm@host.com",
-                               nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", method="GET", uri="/dir/index.html",
-                               qop="auth", nc="00000001", cnonce="0a4f113b")
+    response = digest_response(
+        username="Mufasa",
+        password="Circle Of Life",
+        realm="testrealm@host.com",
+        nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093",
+        method="GET",
+        uri="/dir/index.html",
+        qop="auth",
+        nc="00000001",
+        cnonce="0a4f113b",
+    )
     assert response == "6629fae49393a05397450978507c4ef1"
 
 
@@ -334,8 +369,10 @@ def test_digest_response_without_qop_is_rfc_2069() -> None:
         return hashlib.md5(text.encode()).hexdigest()
 
     expected = md5(f"{md5('u:r:p')}:n:{md5('DESCRIBE:rtsp://h/s')}")
-    assert digest_response(username="u", password="p", realm="r", nonce="n", method="DESCRIBE",
-                           uri="rtsp://h/s") == expected
+    assert (
+        digest_response(username="u", password="p", realm="r", nonce="n", method="DESCRIBE", uri="rtsp://h/s")
+        == expected
+    )
 
 
 GSTREAMER_SDP = """v=0
@@ -367,7 +404,8 @@ def test_sdp_gives_the_h265_track_with_vps_sps_pps() -> None:
         "v=0\r\ns=x\r\nm=audio 0 RTP/AVP 0\r\na=control:trackID=1\r\nm=video 0 RTP/AVP 97\r\n"
         "a=rtpmap:97 H265/90000\r\na=fmtp:97 sprop-vps=QAEMAf//BAgAAAMAmAgAAAMAAD+SgJA=; "
         "sprop-sps=QgEBBAgAAAMAmAgAAAMAAD+QAUEB4ilLJUkmV/+AAIAAtQYGBgQAAAMABAAAAwBkIA==; sprop-pps=RAHBcoYMRiQ=\r\n"
-        "a=control:rtsp://10.0.0.9/media/trackID=2\r\n")
+        "a=control:rtsp://10.0.0.9/media/trackID=2\r\n"
+    )
     track = select_video(sdp, "rtsp://10.0.0.9/media", "rtsp://10.0.0.9/media")
     assert (track.codec, track.payload_type) == ("h265", 97)
     assert track.control_url == "rtsp://10.0.0.9/media/trackID=2"
@@ -382,26 +420,38 @@ def test_sdp_without_sprop_leaves_params_to_the_stream() -> None:
     assert track.control_url == "rtsp://cam/live.sdp/track1"
 
 
-@pytest.mark.parametrize(("base", "control", "expected"), [
-    ("rtsp://cam/a/", "trackID=1", "rtsp://cam/a/trackID=1"),
-    ("rtsp://cam/a", "trackID=1", "rtsp://cam/a/trackID=1"),
-    ("rtsp://cam/realmonitor?channel=1&subtype=0", "trackID=0", "rtsp://cam/realmonitor?channel=1&subtype=0/trackID=0"),
-    ("rtsp://cam/a/", "rtsp://other/b/track", "rtsp://other/b/track"),
-    ("rtsp://cam/a/", "*", "rtsp://cam/a/"),
-    ("rtsp://cam/a/", None, "rtsp://cam/a/"),
-])
+@pytest.mark.parametrize(
+    ("base", "control", "expected"),
+    [
+        ("rtsp://cam/a/", "trackID=1", "rtsp://cam/a/trackID=1"),
+        ("rtsp://cam/a", "trackID=1", "rtsp://cam/a/trackID=1"),
+        (
+            "rtsp://cam/realmonitor?channel=1&subtype=0",
+            "trackID=0",
+            "rtsp://cam/realmonitor?channel=1&subtype=0/trackID=0",
+        ),
+        ("rtsp://cam/a/", "rtsp://other/b/track", "rtsp://other/b/track"),
+        ("rtsp://cam/a/", "*", "rtsp://cam/a/"),
+        ("rtsp://cam/a/", None, "rtsp://cam/a/"),
+    ],
+)
 def test_control_urls_resolve_against_the_base(base: str, control: str | None, expected: str) -> None:
     assert resolve_control(base, control) == expected
 
 
-@pytest.mark.parametrize(("sdp", "offer"), [
-    ("m=audio 0 RTP/AVP 8\n", "audio PCMA/8000 only"),
-    ("m=audio 0 RTP/AVP 97\na=rtpmap:97 MPEG4-GENERIC/16000/1\n", "audio MPEG4-GENERIC/16000 only"),
-    ("m=video 0 RTP/AVP 26\n", "video JPEG/90000, which custos does not record"),
-    ("m=video 0 RTP/AVP 96\na=rtpmap:96 MP4V-ES/90000\nm=audio 0 RTP/AVP 0\n",
-     "video MP4V-ES/90000, which custos does not record (besides audio PCMU/8000)"),
-    ("", "no media at all"),
-])
+@pytest.mark.parametrize(
+    ("sdp", "offer"),
+    [
+        ("m=audio 0 RTP/AVP 8\n", "audio PCMA/8000 only"),
+        ("m=audio 0 RTP/AVP 97\na=rtpmap:97 MPEG4-GENERIC/16000/1\n", "audio MPEG4-GENERIC/16000 only"),
+        ("m=video 0 RTP/AVP 26\n", "video JPEG/90000, which custos does not record"),
+        (
+            "m=video 0 RTP/AVP 96\na=rtpmap:96 MP4V-ES/90000\nm=audio 0 RTP/AVP 0\n",
+            "video MP4V-ES/90000, which custos does not record (besides audio PCMU/8000)",
+        ),
+        ("", "no media at all"),
+    ],
+)
 def test_offers_without_recordable_video_name_what_they_offer(sdp: str, offer: str) -> None:
     with pytest.raises(CustosError) as caught:
         select_video(parse_sdp("v=0\ns=-\n" + sdp), "rtsp://cam/x/", "rtsp://cam/x")

@@ -4,7 +4,6 @@ at a keyframe, with gaps held, mismatched segments refused, and sample data read
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from custos.errors import CustosError, Kind
 from custos.media import fmp4, h26x
 from custos.media.clip import ClipInfo, ClipSource, write_clip
 from custos.media.types import Codec
+
+from probe import decode_errors, ffprobe_json
 
 FRAME_90K = 3600  # 25 fps
 SEGMENT_FRAMES = 50  # 2 s, one GOP
@@ -64,16 +65,8 @@ def _clip(sources: list[ClipSource], start_s: float, end_s: float, out: Path, **
 
 def _probe(path: Path) -> tuple[int, float, str]:
     """(frames FFmpeg reads, container duration in s, decoder errors)."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json",
-         str(path)],
-        check=True,
-        capture_output=True,
-    ).stdout
-    j = json.loads(out)
-    cmd = ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    return int(j["streams"][0]["nb_read_frames"]), float(j["format"]["duration"]), r.stderr
+    stream, fmt = ffprobe_json(path)
+    return int(stream["nb_read_frames"]), float(fmt["duration"]), decode_errors(path)
 
 
 CONTIGUOUS = [0, 2 * SECOND_90K, 4 * SECOND_90K]
@@ -116,9 +109,7 @@ def test_clip_starting_mid_gop_begins_at_the_previous_keyframe(
     assert first.is_key
 
 
-def test_clip_at_a_keyframe_starts_exactly_there(
-    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
-) -> None:
+def test_clip_at_a_keyframe_starts_exactly_there(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     sources = _segments(tmp_path_factory, tmp_path, "h264", CONTIGUOUS)
     info = _clip(sources, 4.0, 4.2, tmp_path / "clip.mp4")
     assert (info.start_90k, info.frame_count, info.duration_90k) == (4 * SECOND_90K, 5, 5 * FRAME_90K)
@@ -200,7 +191,7 @@ def test_sample_data_is_read_by_ranges_no_larger_than_a_fragment(
 ) -> None:
     sources = _segments(tmp_path_factory, tmp_path, "h264", CONTIGUOUS)
     logged = [_ReadLog(Path(str(s.file))) for s in sources]
-    with_files = [ClipSource(f, s.index, s.start_90k) for f, s in zip(logged, sources)]
+    with_files = [ClipSource(f, s.index, s.start_90k) for f, s in zip(logged, sources, strict=True)]
     buf = io.BytesIO()
     info = write_clip(with_files, 3 * SECOND_90K, 5 * SECOND_90K, buf)
     largest_fragment = max(f.size_bytes for s in sources for f in s.index.fragments)

@@ -4,7 +4,6 @@ file cut anywhere (a recorder killed mid-write) indexes to exactly the fragments
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import pytest
 from custos.errors import CustosError, Kind
 from custos.media import fmp4, h26x
 from custos.media.types import Codec, StreamParams
+
+from probe import decode_errors, ffprobe_json
 
 FRAME_90K = 3600  # 25 fps
 FRAMES_PER_FRAGMENT = 25
@@ -54,23 +55,6 @@ def _write(path: Path, params: StreamParams, samples: list[fmp4.Sample]) -> byte
     return data
 
 
-def _ffprobe(path: Path) -> tuple[dict[str, object], dict[str, object]]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json",
-         str(path)],
-        check=True,
-        capture_output=True,
-    ).stdout
-    j = json.loads(out)
-    return j["streams"][0], j["format"]
-
-
-def _decode_errors(path: Path) -> str:
-    cmd = ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    return r.stderr + ("" if r.returncode == 0 else f"exit {r.returncode}")
-
-
 @pytest.mark.parametrize(("codec", "name"), [("h264", "h264"), ("h265", "hevc")])
 def test_ffmpeg_reads_and_decodes_what_we_write(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, codec: Codec, name: str
@@ -78,12 +62,12 @@ def test_ffmpeg_reads_and_decodes_what_we_write(
     params, samples = _stream(tmp_path_factory, codec)
     path = tmp_path / "seg.mp4"
     _write(path, params, samples)
-    stream, fmt = _ffprobe(path)
+    stream, fmt = ffprobe_json(path)
     assert (stream["codec_name"], stream["width"], stream["height"]) == (name, 640, 360)
     assert stream["codec_tag_string"] == ("avc1" if codec == "h264" else "hvc1")
     assert stream["nb_read_frames"] == "150"
     assert float(str(fmt["duration"])) == pytest.approx(6.0)
-    assert _decode_errors(path) == ""
+    assert decode_errors(path) == ""
 
 
 @pytest.mark.parametrize("codec", ["h264", "h265"])
@@ -147,9 +131,9 @@ def test_a_file_cut_anywhere_indexes_to_the_whole_fragments_before_the_cut(
     for valid_size, frame_count in sorted(valid_sizes)[-3:]:  # FFmpeg agrees on the frames that are whole
         cut_path = tmp_path / f"cut{valid_size}.mp4"
         cut_path.write_bytes(data[:valid_size])
-        stream, _ = _ffprobe(cut_path)
+        stream, _ = ffprobe_json(cut_path)
         assert stream["nb_read_frames"] == str(frame_count)
-        assert _decode_errors(cut_path) == ""
+        assert decode_errors(cut_path) == ""
 
 
 def test_garbage_after_the_last_fragment_is_a_torn_tail(tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -199,9 +183,7 @@ def test_an_init_segment_alone_has_no_frames(tmp_path_factory: pytest.TempPathFa
     assert (index.frame_count, index.fragments, index.valid_size) == (0, (), index.init_size)
 
 
-def test_scan_reads_ffmpegs_own_fragmented_mp4(
-    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
-) -> None:
+def test_scan_reads_ffmpegs_own_fragmented_mp4(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     """Defaults in tfhd / trex and first_sample_flags (FFmpeg's layout) are honoured too."""
     es = _encode(tmp_path_factory, "h264")
     out = tmp_path / "ffmpeg.mp4"

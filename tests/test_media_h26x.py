@@ -13,9 +13,7 @@ from custos.media import h26x
 from custos.media.types import Codec, StreamParams
 
 
-def _encode(
-    tmp_path_factory: pytest.TempPathFactory, codec: Codec, size: str, frames: int, *args: str
-) -> Path:
+def _encode(tmp_path_factory: pytest.TempPathFactory, codec: Codec, size: str, frames: int, *args: str) -> Path:
     """A short Annex-B elementary stream from FFmpeg's test source, cached for the session."""
     name = "_".join([codec, size, str(frames), *args]).replace("/", "_").replace(":", "_").replace("=", "_")
     path = tmp_path_factory.getbasetemp() / "media-es" / f"{name}.{'h264' if codec == 'h264' else 'hevc'}"
@@ -116,9 +114,7 @@ def test_access_units_group_one_picture_each_with_keyframes_every_gop(
 
 # -- SPS --------------------------------------------------------------------------------------------
 
-H264_NAMES = {
-    66: "Constrained Baseline", 77: "Main", 100: "High", 122: "High 4:2:2", 244: "High 4:4:4 Predictive"
-}
+H264_NAMES = {66: "Constrained Baseline", 77: "Main", 100: "High", 122: "High 4:2:2", 244: "High 4:4:4 Predictive"}
 H265_NAMES = {1: "Main", 2: "Main 10", 4: "Rext"}
 
 CASES: list[tuple[Codec, str, tuple[str, ...]]] = [

@@ -18,21 +18,33 @@ def test_the_design_docs_worked_example() -> None:
     example = "cam01/20261123/180102345678Z-123456.mp4"
     assert f"`{example}`" in DOC.read_text()
     name = SegmentName.parse(example)
-    assert name == SegmentName("cam01", dt.datetime(2026, 11, 23, 18, 1, 2, 345678, tzinfo=dt.timezone.utc), 123456)
+    assert name == SegmentName("cam01", dt.datetime(2026, 11, 23, 18, 1, 2, 345678, tzinfo=dt.UTC), 123456)
     assert name.key == example
 
 
-@pytest.mark.parametrize("when", [dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
-                                  dt.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
-                                  dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))])
+@pytest.mark.parametrize(
+    "when",
+    [
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    ],
+)
 def test_keys_round_trip_in_utc(when: dt.datetime) -> None:
     name = SegmentName("gate-2.north", when, 2**40)
     back = SegmentName.parse(name.key)
     assert back.start_utc == when and back.start_utc.utcoffset() == dt.timedelta(0) and back.start_90k == 2**40
 
 
-@pytest.mark.parametrize("bad", ["cam01/2026112/180102345678Z-1.mp4", "cam01/20261123/180102345678Z-1.mkv",
-                                 "../x/20261123/180102345678Z-1.mp4", "cam01/20261123/180102Z-1.mp4"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "cam01/2026112/180102345678Z-1.mp4",
+        "cam01/20261123/180102345678Z-1.mkv",
+        "../x/20261123/180102345678Z-1.mp4",
+        "cam01/20261123/180102Z-1.mp4",
+    ],
+)
 def test_other_keys_are_not_segments(bad: str) -> None:
     with pytest.raises(CustosError, match="is not a segment key"):
         SegmentName.parse(bad)

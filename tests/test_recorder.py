@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import io
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ from custos.media.fmp4 import read_samples, scan
 from custos.media.footage import assemble_clip
 from custos.sim import CameraSpec, SimCameras
 from custos.storage import LocalStorage
-from recording import SMALL, decode_errors, ffprobe, outages, register, segments, start_recorder, recorder_settings
+
+from recording import SMALL, decode_errors, ffprobe, outages, recorder_settings, register, segments, start_recorder
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,7 +38,7 @@ def test_recorded_segments_play_and_match_the_index(
             rec.stop()
     segs = segments(db, "cam01")
     assert len(segs) >= 3
-    for a, b in zip(segs, segs[1:]):
+    for a, b in pairwise(segs):
         assert b.start_90k >= a.start_90k + a.duration_90k  # invariant 5: no overlap on the timeline
         assert b.start_90k - (a.start_90k + a.duration_90k) <= 3600  # and no gap inside one connection
     for seg in segs:
@@ -92,10 +94,10 @@ def test_a_dropped_camera_is_reconnected_and_the_outage_has_both_times(
         rec = start_recorder(recorder_settings(tmp_path), db, storage)
         try:
             assert rec.wait_frames(50, timeout_s=30)
-            cut_at = dt.datetime.now(dt.timezone.utc)
+            cut_at = dt.datetime.now(dt.UTC)
             sim.cut("cam01")
             time.sleep(3.0)
-            back_at = dt.datetime.now(dt.timezone.utc)
+            back_at = dt.datetime.now(dt.UTC)
             sim.restart("cam01")
             frames = rec.cams[0].status.frames_recorded
             assert rec.wait_frames(frames + 50, timeout_s=30), rec.status()
@@ -156,15 +158,21 @@ def test_a_clip_spanning_three_segments_is_one_valid_mp4(db: Database, storage: 
 
 
 def test_bad_input_gives_clear_outage_records_and_no_files(db: Database, storage: LocalStorage, tmp_path: Path) -> None:
-    specs = [CameraSpec("snd", codec="audio"), CameraSpec("mj", codec="mjpeg", width=320, height=240, fps=5),
-             CameraSpec("cam01", **SMALL)]
+    specs = [
+        CameraSpec("snd", codec="audio"),
+        CameraSpec("mj", codec="mjpeg", width=320, height=240, fps=5),
+        CameraSpec("cam01", **SMALL),
+    ]
     with SimCameras(specs, username="admin", password="right") as sim:
-        register(db, {
-            "unreachable": "rtsp://127.0.0.1:9/nothing",
-            "wrongpass": sim.url("cam01", with_credentials=False).replace("rtsp://", "rtsp://admin:Xyzzy42@"),
-            "audioonly": sim.url("snd"),
-            "mjpeg": sim.url("mj"),
-        })
+        register(
+            db,
+            {
+                "unreachable": "rtsp://127.0.0.1:9/nothing",
+                "wrongpass": sim.url("cam01", with_credentials=False).replace("rtsp://", "rtsp://admin:Xyzzy42@"),
+                "audioonly": sim.url("snd"),
+                "mjpeg": sim.url("mj"),
+            },
+        )
         rec = start_recorder(recorder_settings(tmp_path), db, storage)
         try:
             time.sleep(4.0)
@@ -219,3 +227,25 @@ def test_a_full_disk_closes_whole_segments_and_records_an_outage(
         assert ffprobe(path)["frames"] == seg.frame_count and decode_errors(path) == ""
     assert storage.partials() == []
     assert list((storage.root / "tmp").iterdir()) == []
+
+
+def test_short_free_space_raises_a_disk_alarm_and_recording_goes_on(
+    sqlite_db: Database, storage: LocalStorage, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from custos.web.app import create_app
+
+    db = sqlite_db
+    with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
+        register(db, {"cam01": sim.url("cam01")})
+        rec = start_recorder(recorder_settings(tmp_path, min_free_bytes=1 << 62), db, storage)
+        try:
+            assert rec.wait_frames(60, timeout_s=30)
+            assert rec.disk_alarm is not None and "below the" in rec.disk_alarm
+            client = TestClient(create_app(db, rec))
+            assert "below the" in client.get("/api/v1/health").json()["disk_alarm"]
+            assert "Disk alarm" in client.get("/").text
+        finally:
+            rec.stop()
+    assert segments(db), "footage is never deleted to make room, and recording went on"

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -205,7 +206,7 @@ def test_readers_get_25_fps_with_timestamps_growing_3600_ticks_a_frame_across_th
         packets = json.loads(out)["packets"]
         pts = [int(p["pts"]) for p in packets if p.get("pts", "N/A") != "N/A"]
         assert abs(len(packets) - 25 * seconds) <= 3, (name, len(packets))
-        assert {b - a for a, b in zip(pts, pts[1:])} == {3600}, name
+        assert {b - a for a, b in pairwise(pts)} == {3600}, name
         keyframes = sum("K" in p["flags"] for p in packets)
         assert keyframes in (3, 4), (name, keyframes)  # one every 2 s
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -80,7 +81,6 @@ def test_full_disk_gives_a_clear_error_and_no_half_named_file(tiny_tmpfs: Path) 
 
 
 def test_a_commit_interrupted_between_link_and_unlink_is_finished(storage: LocalStorage) -> None:
-    import os
 
     w = storage.open_writer("cam/seg.mp4")
     w.write(b"abc")
@@ -100,3 +100,12 @@ def test_commit_refuses_to_replace_an_existing_object(storage: LocalStorage) -> 
     with pytest.raises(CustosError, match="never replaced"):
         w.commit()
     assert storage.read("k.bin") == b"original"
+
+
+def test_one_writer_at_a_time(storage: LocalStorage) -> None:
+    lock = storage.lock_writer()
+    with pytest.raises(CustosError) as e:
+        storage.lock_writer()
+    assert e.value.kind is Kind.FAILED_PRECONDITION and f"pid {os.getpid()}" in e.value.message
+    lock.release()
+    storage.lock_writer().release()

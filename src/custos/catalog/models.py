@@ -16,7 +16,7 @@ from custos.catalog.types import UTCDateTime
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -34,9 +34,7 @@ class Camera(Base):
 
     segments: Mapped[list[Segment]] = relationship(back_populates="camera")
 
-    __table_args__ = (
-        CheckConstraint("length(name) > 0", name="camera_name_nonempty"),
-    )
+    __table_args__ = (CheckConstraint("length(name) > 0", name="camera_name_nonempty"),)
 
 
 class Segment(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

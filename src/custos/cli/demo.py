@@ -14,7 +14,9 @@ from custos.ingest.recorder import Recorder
 from custos.web.app import create_app
 
 
-def run_demo(*, data: Path, cameras: int, port: int, width: int, height: int, segment_s: float, console: Console) -> None:
+def run_demo(
+    *, data: Path, cameras: int, port: int, width: int, height: int, segment_s: float, console: Console
+) -> None:
     from custos.sim import SimCameras
     from custos.sim import cameras as sim_cameras
 
@@ -45,7 +47,10 @@ def run_demo(*, data: Path, cameras: int, port: int, width: int, height: int, se
                 highlight=False,
             )
             uvicorn.run(
-                create_app(ctx.db, recorder), host=ctx.settings.web.host, port=ctx.settings.web.port, log_level="warning"
+                create_app(ctx.db, recorder),
+                host=ctx.settings.web.host,
+                port=ctx.settings.web.port,
+                log_level="warning",
             )
         finally:
             recorder.stop()

@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -29,8 +29,8 @@ app.add_typer(outages_app, name="outages")
 console = Console()
 err = Console(stderr=True)
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML configuration file.")]
-DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Data folder (overrides the configuration).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML configuration file.")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Data folder (overrides the configuration).")]
 
 
 def fail(exc: CustosError) -> typer.Exit:
@@ -40,14 +40,19 @@ def fail(exc: CustosError) -> typer.Exit:
 
 @cameras_app.command("add")
 def cameras_add(
-    name: str, url: str, config: ConfigOpt = None, data: DataOpt = None,
+    name: str,
+    url: str,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
     disabled: Annotated[bool, typer.Option(help="Register without recording it yet.")] = False,
 ) -> None:
     """Register a camera by NAME and its RTSP URL."""
     try:
         check_camera_name(name)
         if not url.startswith(("rtsp://", "rtsps://")):
-            raise CustosError(Kind.INVALID_ARGUMENT, f"camera URL must start with rtsp:// or rtsps://, got {redact(url)!r}")
+            raise CustosError(
+                Kind.INVALID_ARGUMENT, f"camera URL must start with rtsp:// or rtsps://, got {redact(url)!r}"
+            )
         ctx = open_context(config, data)
         with ctx.db.session() as s:
             if s.scalar(select(Camera).where(Camera.name == name)) is not None:
@@ -56,7 +61,6 @@ def cameras_add(
     except CustosError as exc:
         raise fail(exc) from None
     console.print(f"registered camera [bold]{name}[/bold] ({redact(url)})")
-
 
 
 @cameras_app.command("list")
@@ -72,8 +76,9 @@ def cameras_list(config: ConfigOpt = None, data: DataOpt = None) -> None:
 
 @segments_app.command("list")
 def segments_list(
-    config: ConfigOpt = None, data: DataOpt = None,
-    camera: Annotated[Optional[str], typer.Option(help="Only this camera.")] = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    camera: Annotated[str | None, typer.Option(help="Only this camera.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Newest N segments.")] = 50,
 ) -> None:
     """List recorded segments, newest first."""
@@ -85,9 +90,15 @@ def segments_list(
             q = q.where(Camera.name == camera)
         for seg, name in s.execute(q):
             t.add_row(
-                name, f"{seg.start_utc:%Y-%m-%d %H:%M:%S.%f}"[:-3], f"{seg.duration_90k / 90_000:.2f}",
-                str(seg.frame_count), f"{seg.size_bytes / 1e6:.2f}", seg.codec_string, f"{seg.width}x{seg.height}",
-                seg.sha256[:16], "yes" if seg.recovered else "",
+                name,
+                f"{seg.start_utc:%Y-%m-%d %H:%M:%S.%f}"[:-3],
+                f"{seg.duration_90k / 90_000:.2f}",
+                str(seg.frame_count),
+                f"{seg.size_bytes / 1e6:.2f}",
+                seg.codec_string,
+                f"{seg.width}x{seg.height}",
+                seg.sha256[:16],
+                "yes" if seg.recovered else "",
             )
     console.print(t)
 
@@ -99,7 +110,12 @@ def outages_list(config: ConfigOpt = None, data: DataOpt = None) -> None:
     t = Table("camera", "start (UTC)", "end (UTC)", "cause")
     with ctx.db.session() as s:
         for o, name in s.execute(select(Outage, Camera.name).join(Camera).order_by(Outage.start_utc.desc())):
-            t.add_row(name, f"{o.start_utc:%Y-%m-%d %H:%M:%S}", f"{o.end_utc:%Y-%m-%d %H:%M:%S}" if o.end_utc else "ongoing", o.cause)
+            t.add_row(
+                name,
+                f"{o.start_utc:%Y-%m-%d %H:%M:%S}",
+                f"{o.end_utc:%Y-%m-%d %H:%M:%S}" if o.end_utc else "ongoing",
+                o.cause,
+            )
     console.print(t)
 
 
@@ -109,8 +125,11 @@ def recover(config: ConfigOpt = None, data: DataOpt = None) -> None:
     from custos.ingest.recovery import recover as run_recovery
 
     ctx = open_context(config, data)
-    with console.status("recovering partial segments…"):
-        report = run_recovery(ctx.storage, ctx.db)
+    try:
+        with console.status("recovering partial segments…"):
+            report = run_recovery(ctx.storage, ctx.db)
+    except CustosError as exc:
+        raise fail(exc) from None
     console.print(
         f"recovered {len(report.recovered)} partial segment(s), indexed {len(report.reindexed)} unindexed one(s), "
         f"cut {report.cut_bytes} torn bytes; {len(report.empty)} empty partial(s); {len(report.problems)} problem(s)"
@@ -130,9 +149,10 @@ def _wait_for_signal() -> None:
 
 @app.command()
 def record(
-    config: ConfigOpt = None, data: DataOpt = None,
-    backend: Annotated[Optional[str], typer.Option(help="Ingest client: batch or pyav.")] = None,
-    camera: Annotated[Optional[list[str]], typer.Option(help="Record only these cameras.")] = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    backend: Annotated[str | None, typer.Option(help="Ingest client: batch or pyav.")] = None,
+    camera: Annotated[list[str] | None, typer.Option(help="Record only these cameras.")] = None,
 ) -> None:
     """Record every enabled camera until stopped (SIGINT or SIGTERM closes segments cleanly)."""
     from custos.ingest.recorder import Recorder
@@ -141,7 +161,10 @@ def record(
     overrides = {"recorder": {"backend": backend}} if backend else {}
     ctx = open_context(config, data, **overrides)
     rec = Recorder(ctx.settings, ctx.db, ctx.storage, cameras=camera)
-    report = rec.prepare()
+    try:
+        report = rec.prepare()
+    except CustosError as exc:
+        raise fail(exc) from None
     if report.recovered or report.reindexed:
         console.print(f"recovered {len(report.recovered)} and re-indexed {len(report.reindexed)} segment(s)")
     rec.start()
@@ -166,7 +189,12 @@ def demo(
     from custos.cli.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_demo(data=data, cameras=cameras, port=port, width=width, height=height, segment_s=segment_s, console=console)
+    try:
+        run_demo(
+            data=data, cameras=cameras, port=port, width=width, height=height, segment_s=segment_s, console=console
+        )
+    except CustosError as exc:
+        raise fail(exc) from None
 
 
 def main() -> None:

@@ -30,7 +30,10 @@ class RecorderSettings(BaseModel):
         1000, ge=100, le=1000, description="Fragments are written and fsynced at least this often (DESIGN principle 5)."
     )
     read_interval_ms: int = Field(
-        100, ge=1, le=500, description="How often the batching client drains its sockets (fewer, larger reads cost less CPU)."
+        100,
+        ge=1,
+        le=500,
+        description="How often the batching client drains its sockets (fewer, larger reads cost less CPU).",
     )
     rtsp_timeout_s: float = Field(10.0, gt=0, description="No data for this long counts as an outage.")
     reconnect_min_s: float = Field(1.0, gt=0, description="First reconnect delay; doubles up to reconnect_max_s.")
@@ -57,14 +60,10 @@ class WebSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything a custos process needs to know, validated once at start."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="CUSTOS_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="CUSTOS_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     data_dir: Path = Field(Path("custos-data"), description="The deployment's data folder.")
-    database_url: str | None = Field(
-        None, description="SQLAlchemy URL; defaults to SQLite in DATA_DIR/custos.db."
-    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL; defaults to SQLite in DATA_DIR/custos.db.")
     recorder: RecorderSettings = RecorderSettings()
     storage: StorageSettings = StorageSettings()
     web: WebSettings = WebSettings()

@@ -92,9 +92,7 @@ class BatchClient:
                     slot.cam.stop()
                 sel.close()
 
-    def _connect_step(
-        self, slot: _Slot, now: float, pool: ThreadPoolExecutor, sel: selectors.BaseSelector
-    ) -> None:
+    def _connect_step(self, slot: _Slot, now: float, pool: ThreadPoolExecutor, sel: selectors.BaseSelector) -> None:
         if slot.session is None and slot.future is None and now >= slot.retry_at:
             slot.future = pool.submit(self._handshake, slot.cam.url)
             return

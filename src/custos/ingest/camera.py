@@ -29,7 +29,7 @@ class State(enum.Enum):
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -138,7 +138,7 @@ class CameraRecorder:
         """Media time stays monotonic across reconnects and restarts and keeps the wall-clock gap."""
         if self._end_utc is None:
             return self._end_90k
-        gap_us = (dt.datetime.fromtimestamp(au.received_ns / 1e9, dt.timezone.utc) - self._end_utc) / dt.timedelta(
+        gap_us = (dt.datetime.fromtimestamp(au.received_ns / 1e9, dt.UTC) - self._end_utc) / dt.timedelta(
             microseconds=1
         )
         return self._end_90k + max(0, round(gap_us * 9 / 100))

@@ -36,7 +36,7 @@ class SegmentName:
 
     @property
     def key(self) -> str:
-        t = self.start_utc.astimezone(dt.timezone.utc)
+        t = self.start_utc.astimezone(dt.UTC)
         return f"{self.camera}/{t:%Y%m%d}/{t:%H%M%S}{t.microsecond:06d}Z-{self.start_90k}.mp4"
 
     @classmethod
@@ -45,6 +45,6 @@ class SegmentName:
         if not m:
             raise CustosError(Kind.INVALID_ARGUMENT, f"{key!r} is not a segment key")
         start = dt.datetime.strptime(m["day"] + m["time"], "%Y%m%d%H%M%S").replace(
-            microsecond=int(m["us"]), tzinfo=dt.timezone.utc
+            microsecond=int(m["us"]), tzinfo=dt.UTC
         )
         return cls(m["camera"], start, int(m["start_90k"]))

@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 _CODECS: dict[str, Codec] = {"h264": "h264", "hevc": "h265"}
 
 
-
 class PyAVClient:
     name = "pyav"
 

@@ -20,7 +20,7 @@ from custos.config import Settings
 from custos.ingest.camera import CameraRecorder, CameraStatus, utcnow
 from custos.ingest.flusher import Flusher
 from custos.ingest.recovery import RecoveryReport, recover
-from custos.storage.base import Storage
+from custos.storage.base import Storage, WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,12 @@ class Recorder:
         self.recovery: RecoveryReport | None = None
         self.disk_alarm: str | None = None
         self.flusher: Flusher | None = None
+        self._lock: WriterLock | None = None
 
     def prepare(self) -> RecoveryReport:
         """Recover what a crash left, then build one CameraRecorder per enabled camera."""
-        self.recovery = recover(self._storage, self._db)
+        self._lock = self._storage.lock_writer()
+        self.recovery = recover(self._storage, self._db, locked=True)
         now = utcnow()
         self.flusher = Flusher()
         with self._db.session() as s:
@@ -85,23 +87,26 @@ class Recorder:
             self.prepare()
         client = make_client(self._settings)
         log.info("recording %d camera(s) with the %s client", len(self.cams), client.name)
-        self._thread = threading.Thread(target=client.run, args=(self.cams, self._stop), name="custos-ingest", daemon=True)
+        self._thread = threading.Thread(
+            target=client.run, args=(self.cams, self._stop), name="custos-ingest", daemon=True
+        )
         self._thread.start()
         threading.Thread(target=self._watch_disk, name="custos-disk", daemon=True).start()
 
     def _watch_disk(self) -> None:
         """Alarm when free space runs short; never delete unexpired footage to make room."""
         floor = self._settings.recorder.min_free_bytes
-        while not self._stop.wait(5.0):
+        while True:
             try:
                 free = self._storage.free_bytes()
+                alarm = f"storage has {free} bytes free, below the {floor} byte floor" if free < floor else None
             except OSError as exc:
-                self.disk_alarm = f"cannot read free space: {exc}"
-                continue
-            alarm = f"storage has {free} bytes free, below the {floor} byte floor" if free < floor else None
-            if alarm and alarm != self.disk_alarm:
-                log.error("disk alarm: %s; recording continues as long as writes succeed", alarm)
+                alarm = f"cannot read the free space of storage: {exc}"
+            if alarm and self.disk_alarm is None:
+                log.error("disk alarm: %s; recording goes on as long as writes succeed", alarm)
             self.disk_alarm = alarm
+            if self._stop.wait(5.0):
+                return
 
     def status(self) -> list[CameraStatus]:
         return [c.status for c in self.cams]
@@ -115,6 +120,9 @@ class Recorder:
             self.flusher.drain(timeout_s)
             self.flusher.close()
             self.flusher = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def run_forever(self) -> None:
         self.start()

@@ -95,7 +95,16 @@ def _sha256(f: BinaryIO, size: int) -> str:
     return h.hexdigest()
 
 
-def recover(storage: Storage, db: Database) -> RecoveryReport:
+def recover(storage: Storage, db: Database, *, locked: bool = False) -> RecoveryReport:
+    """Run the recovery procedure. `locked`: the caller holds the storage's writer lock already
+    (the recorder does); otherwise it is taken here, so a recorder's partials in flight are never
+    mistaken for a crash's."""
+    if not locked:
+        lock = storage.lock_writer()
+        try:
+            return recover(storage, db, locked=True)
+        finally:
+            lock.release()
     report = RecoveryReport()
     for key in storage.partials():
         try:
@@ -145,5 +154,4 @@ def _recover_partial(storage: Storage, db: Database, key: str, report: RecoveryR
     with db.session() as s:
         index_segment(s, rec)
     report.recovered.append(key)
-    log.warning("recovery: closed and indexed %s (%d frames, %d bytes cut)", key, rec.frame_count,
-                report.cut_bytes)
+    log.warning("recovery: closed and indexed %s (%d frames, %d bytes cut)", key, rec.frame_count, report.cut_bytes)

@@ -141,8 +141,7 @@ class Depacketizer:
         self.detach()
         return out
 
-    def push(self, data: _Buffer, start: int, end: int, received_ns: int,
-             out: list[AccessUnit]) -> None:
+    def push(self, data: _Buffer, start: int, end: int, received_ns: int, out: list[AccessUnit]) -> None:
         """Push the RTP packet `data[start:end]`; completed units are appended to `out`.
 
         `data` may be the caller's receive buffer: fragments of a NAL unit still being reassembled
@@ -184,11 +183,11 @@ class Depacketizer:
                     if fu & 0x80:  # start
                         if self._fu is not None:
                             self._damaged = True  # the previous NAL never ended
-                        self._fu = [bytes(((head & 0xE0) | (fu & 0x1F),)), data[off + 2:end]]
+                        self._fu = [bytes(((head & 0xE0) | (fu & 0x1F),)), data[off + 2 : end]]
                     elif self._fu is None:
                         self._damaged = True  # a continuation without its start
                     else:
-                        self._fu.append(data[off + 2:end])
+                        self._fu.append(data[off + 2 : end])
                     if fu & 0x40 and self._fu is not None:  # end
                         nal = b"".join(self._fu)
                         self._fu = None
@@ -288,7 +287,7 @@ class Depacketizer:
                     self.stats.malformed_packets += 1
                     self._damaged = True
                     return
-                self._nal_h264(bytes(data[p:p + n]), data[p] & 0x1F)
+                self._nal_h264(bytes(data[p : p + n]), data[p] & 0x1F)
                 p += n
         else:  # 0, 25–27, 29–31: STAP-B, MTAP16/24, FU-B, reserved
             self.stats.unsupported_packets += 1
@@ -321,12 +320,12 @@ class Depacketizer:
             if fu & 0x80:
                 if self._fu is not None:
                     self._damaged = True
-                self._fu = [bytes(((head & 0x81) | ((fu & 0x3F) << 1), data[off + 1])), data[off + 3:end]]
+                self._fu = [bytes(((head & 0x81) | ((fu & 0x3F) << 1), data[off + 1])), data[off + 3 : end]]
             elif self._fu is None:
                 self._damaged = True
                 return
             else:
-                self._fu.append(data[off + 3:end])
+                self._fu.append(data[off + 3 : end])
             if fu & 0x40:
                 nal = b"".join(self._fu)
                 self._fu = None
@@ -340,7 +339,7 @@ class Depacketizer:
                     self.stats.malformed_packets += 1
                     self._damaged = True
                     return
-                self._nal_h265(bytes(data[p:p + n]), (data[p] >> 1) & 0x3F)
+                self._nal_h265(bytes(data[p : p + n]), (data[p] >> 1) & 0x3F)
                 p += n
         else:  # 50 PACI and reserved types
             self.stats.unsupported_packets += 1
@@ -461,8 +460,7 @@ _SR = struct.Struct("!IQIII")
 _RTCP_HEAD = struct.Struct("!BBH")
 
 
-def parse_rtcp_sender_reports(data: _Buffer, start: int = 0,
-                              end: int | None = None) -> list[SenderReport]:
+def parse_rtcp_sender_reports(data: _Buffer, start: int = 0, end: int | None = None) -> list[SenderReport]:
     """The sender reports (PT 200) in a compound RTCP packet; other packet types are skipped."""
     end = len(data) if end is None else end
     reports = []
@@ -479,14 +477,24 @@ def parse_rtcp_sender_reports(data: _Buffer, start: int = 0,
     return reports
 
 
-def build_receiver_report(*, reporter_ssrc: int, source_ssrc: int, highest_seq: int, cumulative_lost: int,
-                          fraction_lost: int = 0, last_sr_ntp: int = 0, delay_since_sr_65536: int = 0) -> bytes:
+def build_receiver_report(
+    *,
+    reporter_ssrc: int,
+    source_ssrc: int,
+    highest_seq: int,
+    cumulative_lost: int,
+    fraction_lost: int = 0,
+    last_sr_ntp: int = 0,
+    delay_since_sr_65536: int = 0,
+) -> bytes:
     """An RTCP receiver report (PT 201) with one report block (RFC 3550 §6.4.2); jitter is 0."""
     lost = max(-0x800000, min(0x7FFFFF, cumulative_lost)) & 0xFFFFFF
     lsr = (last_sr_ntp >> 16) & 0xFFFFFFFF
     return struct.pack(
         "!BBHIIIIIII",
-        0x81, 201, 7,
+        0x81,
+        201,
+        7,
         reporter_ssrc & 0xFFFFFFFF,
         source_ssrc & 0xFFFFFFFF,
         ((fraction_lost & 0xFF) << 24) | lost,

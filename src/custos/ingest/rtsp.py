@@ -38,8 +38,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 from custos.errors import CustosError, Kind
 from custos.ingest.rtp import Depacketizer, build_receiver_report, parse_rtcp_sender_reports
-from custos.ingest.urls import redact
 from custos.ingest.sdp import SessionDescription, VideoTrack, aggregate_url, parse_sdp, select_video
+from custos.ingest.urls import redact
 from custos.media.types import AccessUnit, StreamParams
 
 __all__ = ["RtspSession", "SessionStats", "digest_response"]
@@ -132,12 +132,13 @@ class _Target:
             port = parts.port or 554
         except ValueError:
             # ValueError's text may quote part of the password, so it is left out
-            raise CustosError(Kind.INVALID_ARGUMENT, f"{redact(url)} is not a valid RTSP URL (a bad port, or "
-                              "a user name or password with ':', '/' or '@' not percent-encoded)") from None
-        if parts.scheme.lower() != "rtsp" or not parts.hostname:
             raise CustosError(
-                Kind.INVALID_ARGUMENT, f"{redact(url)} is not an rtsp://host[:port]/path URL"
-            )
+                Kind.INVALID_ARGUMENT,
+                f"{redact(url)} is not a valid RTSP URL (a bad port, or "
+                "a user name or password with ':', '/' or '@' not percent-encoded)",
+            ) from None
+        if parts.scheme.lower() != "rtsp" or not parts.hostname:
+            raise CustosError(Kind.INVALID_ARGUMENT, f"{redact(url)} is not an rtsp://host[:port]/path URL")
         host = parts.hostname
         hostport = parts.netloc.rpartition("@")[2]
         path = parts.path or "/"
@@ -156,9 +157,19 @@ def _display(request_url: str, quoted_user: str | None) -> str:
     return request_url.replace("rtsp://", f"rtsp://{quoted_user}@", 1) if quoted_user else request_url
 
 
-
-def digest_response(*, username: str, password: str, realm: str, nonce: str, method: str, uri: str,
-                    algorithm: str = "MD5", qop: str | None = None, nc: str = "", cnonce: str = "") -> str:
+def digest_response(
+    *,
+    username: str,
+    password: str,
+    realm: str,
+    nonce: str,
+    method: str,
+    uri: str,
+    algorithm: str = "MD5",
+    qop: str | None = None,
+    nc: str = "",
+    cnonce: str = "",
+) -> str:
     """The `response` of an HTTP/RTSP Digest authorization (RFC 2617; SHA-256 from RFC 7616).
 
     With `qop="auth"`: H(H(A1):nonce:nc:cnonce:qop:H(A2)); without qop (RFC 2069 compatible):
@@ -203,7 +214,9 @@ class _Challenge:
             scheme, _, rest = value.strip().partition(" ")
             scheme = scheme.lower()
             if scheme == "digest":
-                params = {k.lower(): (q if q else v) for k, q, v in re.findall(r'(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]*))', rest)}
+                params = {
+                    k.lower(): (q if q else v) for k, q, v in re.findall(r'(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]*))', rest)
+                }
                 ch = cls("digest", params)
                 if ch.algorithm.upper().removesuffix("-SESS") in ("MD5", "SHA-256") and (ch.qop or not ch.qop_offered):
                     found.append(ch)
@@ -221,13 +234,29 @@ class _Challenge:
             self.nc += 1
             nc = f"{self.nc:08x}"
             cnonce = os.urandom(8).hex()
-            response = digest_response(username=username, password=password, realm=self.realm, nonce=self.nonce,
-                                       method=method, uri=uri, algorithm=self.algorithm, qop=self.qop, nc=nc,
-                                       cnonce=cnonce)
+            response = digest_response(
+                username=username,
+                password=password,
+                realm=self.realm,
+                nonce=self.nonce,
+                method=method,
+                uri=uri,
+                algorithm=self.algorithm,
+                qop=self.qop,
+                nc=nc,
+                cnonce=cnonce,
+            )
             fields += [f'response="{response}"', f"qop={self.qop}", f"nc={nc}", f'cnonce="{cnonce}"']
         else:
-            response = digest_response(username=username, password=password, realm=self.realm, nonce=self.nonce,
-                                       method=method, uri=uri, algorithm=self.algorithm)
+            response = digest_response(
+                username=username,
+                password=password,
+                realm=self.realm,
+                nonce=self.nonce,
+                method=method,
+                uri=uri,
+                algorithm=self.algorithm,
+            )
             fields.append(f'response="{response}"')
         if self.opaque is not None:
             fields.append(f'opaque="{self.opaque}"')
@@ -317,8 +346,11 @@ class RtspSession:
 
     @property
     def stats(self) -> SessionStats:
-        rtp = self._dep.stats.as_dict() if self._dep is not None else {
-            f: 0 for f in SessionStats.__dataclass_fields__ if f in _RTP_FIELDS}
+        rtp = (
+            self._dep.stats.as_dict()
+            if self._dep is not None
+            else {f: 0 for f in SessionStats.__dataclass_fields__ if f in _RTP_FIELDS}
+        )
         return SessionStats(
             **rtp,
             recv_calls=self._recv_calls,
@@ -396,20 +428,21 @@ class RtspSession:
         self.track = track = select_video(self.sdp, base.strip(), self.url)
         self._control_url = aggregate_url(self.sdp, base.strip())
 
-        setup = self._request("SETUP", track.control_url,
-                              {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
+        setup = self._request("SETUP", track.control_url, {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
         self._check(setup, "SETUP")
         self._apply_session(setup.header("session"))
         transport = setup.header("transport") or ""
         if "TCP" not in transport.upper():
-            raise CustosError(Kind.INVALID_ARGUMENT,
-                              f"{self.url} answered SETUP with transport {transport!r}, not RTP over TCP")
+            raise CustosError(
+                Kind.INVALID_ARGUMENT, f"{self.url} answered SETUP with transport {transport!r}, not RTP over TCP"
+            )
         match = re.search(r"interleaved=(\d+)(?:-(\d+))?", transport)
         if match:
             self._rtp_channel = int(match.group(1))
             self._rtcp_channel = int(match.group(2)) if match.group(2) else self._rtp_channel + 1
-        self._dep = Depacketizer(track.codec, clock_rate=track.clock_rate, payload_type=track.payload_type,
-                                 params=track.params)
+        self._dep = Depacketizer(
+            track.codec, clock_rate=track.clock_rate, payload_type=track.payload_type, params=track.params
+        )
 
         play = self._request("PLAY", self._control_url, {"Range": "npt=0.000-"})
         self._check(play, "PLAY")
@@ -448,11 +481,18 @@ class RtspSession:
         try:
             self._sock = socket.create_connection((t.host, t.port), timeout=self.timeout_s)
         except socket.gaierror as e:
-            raise CustosError(Kind.UNAVAILABLE, f"{self.url} is unreachable: cannot resolve host {t.host!r} ({e.strerror})") from None
+            raise CustosError(
+                Kind.UNAVAILABLE, f"{self.url} is unreachable: cannot resolve host {t.host!r} ({e.strerror})"
+            ) from None
         except ConnectionRefusedError:
-            raise CustosError(Kind.UNAVAILABLE, f"{self.url} is unreachable: connection refused by {t.host}:{t.port}") from None
+            raise CustosError(
+                Kind.UNAVAILABLE, f"{self.url} is unreachable: connection refused by {t.host}:{t.port}"
+            ) from None
         except TimeoutError:
-            raise CustosError(Kind.UNAVAILABLE, f"{self.url} is unreachable: no TCP answer from {t.host}:{t.port} within {self.timeout_s:g} s") from None
+            raise CustosError(
+                Kind.UNAVAILABLE,
+                f"{self.url} is unreachable: no TCP answer from {t.host}:{t.port} within {self.timeout_s:g} s",
+            ) from None
         except OSError as e:
             raise CustosError(Kind.UNAVAILABLE, f"{self.url} is unreachable: {e.strerror or e}") from None
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -469,19 +509,24 @@ class RtspSession:
                 return reply
             challenge = _Challenge.pick(reply.headers.get("www-authenticate", []))
             if t.username is None:
-                raise CustosError(Kind.UNAUTHENTICATED,
-                                  f"{self.url} needs credentials: {method} answered 401 Unauthorized")
+                raise CustosError(
+                    Kind.UNAUTHENTICATED, f"{self.url} needs credentials: {method} answered 401 Unauthorized"
+                )
             if challenge is None:
                 offered = "; ".join(reply.headers.get("www-authenticate", [])) or "no WWW-Authenticate"
-                raise CustosError(Kind.UNAUTHENTICATED,
-                                  f"{self.url} asks for an authentication custos cannot answer ({offered[:120]})")
+                raise CustosError(
+                    Kind.UNAUTHENTICATED,
+                    f"{self.url} asks for an authentication custos cannot answer ({offered[:120]})",
+                )
             self._challenge = challenge
             retry = used is None or challenge.stale or (attempt == 0 and challenge.nonce != sent_nonce)
             if not retry:
                 break
-        raise CustosError(Kind.UNAUTHENTICATED,
-                          f"{self.url} refused the credentials of user {t.username!r}: wrong credentials "
-                          f"({method} answered 401 Unauthorized)")
+        raise CustosError(
+            Kind.UNAUTHENTICATED,
+            f"{self.url} refused the credentials of user {t.username!r}: wrong credentials "
+            f"({method} answered 401 Unauthorized)",
+        )
 
     def _exchange(self, method: str, url: str, headers: dict[str, str]) -> _Message:
         cseq = self._send_request(method, url, headers)
@@ -516,9 +561,13 @@ class RtspSession:
             try:
                 self._sock.sendall(data)
             except TimeoutError:
-                raise CustosError(Kind.UNAVAILABLE, f"{self.url} did not take the {method} request within {self.timeout_s:g} s") from None
+                raise CustosError(
+                    Kind.UNAVAILABLE, f"{self.url} did not take the {method} request within {self.timeout_s:g} s"
+                ) from None
             except OSError as e:
-                raise CustosError(Kind.UNAVAILABLE, f"{self.url} closed the connection ({method}: {e.strerror or e})") from None
+                raise CustosError(
+                    Kind.UNAVAILABLE, f"{self.url} closed the connection ({method}: {e.strerror or e})"
+                ) from None
         return self._cseq
 
     def _check(self, reply: _Message, method: str) -> None:
@@ -534,7 +583,9 @@ class RtspSession:
             raise CustosError(Kind.INVALID_ARGUMENT, f"{what}: the server does not send RTP over TCP")
         if status in (301, 302, 303, 305, 307):
             location = redact(reply.header("location") or "?")
-            raise CustosError(Kind.UNAVAILABLE, f"{what}: a redirect to {location}, followed only for OPTIONS and DESCRIBE")
+            raise CustosError(
+                Kind.UNAVAILABLE, f"{what}: a redirect to {location}, followed only for OPTIONS and DESCRIBE"
+            )
         raise CustosError(Kind.UNAVAILABLE, what)
 
     def _apply_session(self, value: str | None) -> None:
@@ -556,14 +607,18 @@ class RtspSession:
         sock.settimeout(remaining)
         self._make_room(1 << 16)
         try:
-            n = sock.recv_into(self._view[self._end:])
+            n = sock.recv_into(self._view[self._end :])
         except TimeoutError:
-            raise CustosError(Kind.UNAVAILABLE, f"{self.url} did not send {waiting_for} within {self.timeout_s:g} s") from None
+            raise CustosError(
+                Kind.UNAVAILABLE, f"{self.url} did not send {waiting_for} within {self.timeout_s:g} s"
+            ) from None
         except OSError as e:
             raise CustosError(Kind.UNAVAILABLE, f"{self.url} closed the connection ({e.strerror or e})") from None
         self._recv_calls += 1
         if n == 0:
-            raise CustosError(Kind.UNAVAILABLE, f"{self.url} closed the connection while custos waited for {waiting_for}")
+            raise CustosError(
+                Kind.UNAVAILABLE, f"{self.url} closed the connection while custos waited for {waiting_for}"
+            )
         self._received_bytes += n
         self._end += n
         self._last_receive = time.monotonic()
@@ -598,7 +653,7 @@ class RtspSession:
                 self._make_room(max_bytes)
             want = min(max_bytes, len(self._buf) - self._end)
             try:
-                n = sock.recv_into(self._view[self._end:], want)
+                n = sock.recv_into(self._view[self._end :], want)
             except (BlockingIOError, InterruptedError):
                 self._recv_calls += 1
                 break
@@ -661,7 +716,9 @@ class RtspSession:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
-            self._error = self._error or CustosError(Kind.UNAVAILABLE, f"{self.url} closed the connection ({e.strerror or e})")
+            self._error = self._error or CustosError(
+                Kind.UNAVAILABLE, f"{self.url} closed the connection ({e.strerror or e})"
+            )
             self._wbuf.clear()
             return
         del self._wbuf[:n]
@@ -679,12 +736,20 @@ class RtspSession:
             try:
                 self._playing = False
                 self._cseq += 1
-                lines = [f"TEARDOWN {self._control_url or self._target.request_url} RTSP/1.0", f"CSeq: {self._cseq}",
-                         f"User-Agent: {self.user_agent}", f"Session: {self._session_id}"]
+                lines = [
+                    f"TEARDOWN {self._control_url or self._target.request_url} RTSP/1.0",
+                    f"CSeq: {self._cseq}",
+                    f"User-Agent: {self.user_agent}",
+                    f"Session: {self._session_id}",
+                ]
                 t = self._target
                 if self._challenge is not None and t.username is not None:
-                    lines.append("Authorization: " + self._challenge.header(
-                        "TEARDOWN", self._control_url or t.request_url, t.username, t.password or ""))
+                    lines.append(
+                        "Authorization: "
+                        + self._challenge.header(
+                            "TEARDOWN", self._control_url or t.request_url, t.username, t.password or ""
+                        )
+                    )
                 self._sock.setblocking(False)
                 self._sock.send(bytes(self._wbuf) + ("\r\n".join(lines) + "\r\n\r\n").encode())
             except OSError:
@@ -707,10 +772,10 @@ class RtspSession:
     def _ensure_buffer(self, max_bytes: int) -> None:
         size = max(max_bytes, 1 << 16) + _MESSAGE_MAX + _FRAME_MAX
         if len(self._buf) < size:
-            tail = bytes(self._view[self._start:self._end])
+            tail = bytes(self._view[self._start : self._end])
             self._buf = bytearray(size)
             self._view = memoryview(self._buf)
-            self._buf[:len(tail)] = tail
+            self._buf[: len(tail)] = tail
             self._start, self._end = 0, len(tail)
 
     def _make_room(self, want: int) -> None:
@@ -718,8 +783,8 @@ class RtspSession:
         if self._start == self._end:
             self._start = self._end = 0
         elif len(self._buf) - self._end < want and self._start > 0:
-            tail = bytes(self._view[self._start:self._end])
-            self._buf[:len(tail)] = tail
+            tail = bytes(self._view[self._start : self._end])
+            self._buf[: len(tail)] = tail
             self._start, self._end = 0, len(tail)
         if self._end - self._start > _MESSAGE_MAX + _FRAME_MAX:
             raise CustosError(Kind.UNAVAILABLE, f"{self.url} sent a message of more than {_MESSAGE_MAX} bytes")
@@ -759,7 +824,7 @@ class RtspSession:
         buf = self._buf
         eol = buf.find(b"\r\n", p, end)
         if eol < 0:
-            if end - p >= 1024 or not _looks_like_rtsp(bytes(buf[p:min(end, p + 16)]), complete=False):
+            if end - p >= 1024 or not _looks_like_rtsp(bytes(buf[p : min(end, p + 16)]), complete=False):
                 return self._skip_junk(p, end)
             return -1
         first = bytes(buf[p:eol]).decode("latin-1")
@@ -771,7 +836,7 @@ class RtspSession:
                 raise CustosError(Kind.UNAVAILABLE, f"{self.url} sent an RTSP header of more than {_MESSAGE_MAX} bytes")
             return -1
         headers: dict[str, list[str]] = {}
-        for line in bytes(buf[eol + 2:head_end]).decode("utf-8", errors="replace").split("\r\n"):
+        for line in bytes(buf[eol + 2 : head_end]).decode("utf-8", errors="replace").split("\r\n"):
             name, sep, value = line.partition(":")
             if sep:
                 headers.setdefault(name.strip().lower(), []).append(value.strip())
@@ -784,7 +849,7 @@ class RtspSession:
             if body_start + length - p > _MESSAGE_MAX:
                 raise CustosError(Kind.UNAVAILABLE, f"{self.url} sent an RTSP message of {length} bytes")
             return -1
-        self._on_message(_Message(first, headers, bytes(buf[body_start:body_start + length])))
+        self._on_message(_Message(first, headers, bytes(buf[body_start : body_start + length])))
         return body_start + length
 
     def _skip_junk(self, p: int, end: int) -> int:
@@ -804,7 +869,9 @@ class RtspSession:
                 if challenge is not None:
                     self._challenge = challenge  # a new nonce for the next keepalive
             elif msg.status == 454:
-                self._fail(CustosError(Kind.UNAVAILABLE, f"{self.url} no longer knows the session (454 Session Not Found)"))
+                self._fail(
+                    CustosError(Kind.UNAVAILABLE, f"{self.url} no longer knows the session (454 Session Not Found)")
+                )
             elif msg.status >= 400:
                 log.info("%s answered a keepalive with %s %s", self.url, msg.status, msg.reason)
             return
@@ -861,11 +928,35 @@ class RtspSession:
 
 
 _RTP_FIELDS = frozenset(
-    ("packets", "bytes", "lost_packets", "access_units", "dropped_units", "skipped_units", "unsupported_packets",
-     "malformed_packets", "late_packets", "other_payload_packets", "discontinuities", "param_changes"))
+    (
+        "packets",
+        "bytes",
+        "lost_packets",
+        "access_units",
+        "dropped_units",
+        "skipped_units",
+        "unsupported_packets",
+        "malformed_packets",
+        "late_packets",
+        "other_payload_packets",
+        "discontinuities",
+        "param_changes",
+    )
+)
 
-_METHODS = (b"OPTIONS", b"DESCRIBE", b"ANNOUNCE", b"SETUP", b"PLAY", b"PAUSE", b"TEARDOWN", b"GET_PARAMETER",
-            b"SET_PARAMETER", b"REDIRECT", b"RECORD")
+_METHODS = (
+    b"OPTIONS",
+    b"DESCRIBE",
+    b"ANNOUNCE",
+    b"SETUP",
+    b"PLAY",
+    b"PAUSE",
+    b"TEARDOWN",
+    b"GET_PARAMETER",
+    b"SET_PARAMETER",
+    b"REDIRECT",
+    b"RECORD",
+)
 
 
 def _looks_like_rtsp(first: bytes, *, complete: bool) -> bool:

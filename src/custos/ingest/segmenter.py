@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # Per codec: the access unit delimiter's NAL type, and the parameter sets' types.
 _REDUNDANT = {"h264": (9, frozenset({7, 8})), "h265": (35, frozenset({32, 33, 34}))}
 DEFAULT_FRAME_90K = 3600  # 25 fps; only used when a stream ends after a single picture
+MAX_SLEW_PPM = 500  # how fast wall-clock times may be pulled toward the local clock (Moonfire NVR: 500 ppm)
 
 
 @dataclass(slots=True)
@@ -40,7 +41,7 @@ class _Open:
     writer: PartialWriter
     params: StreamParams
     start_pts: int
-    hasher: "hashlib._Hash"
+    hasher: hashlib._Hash
     good_size: int  # end of the last complete fragment: the file is cut back to this on a write error
     frame_count: int = 0
     duration_90k: int = 0
@@ -76,6 +77,7 @@ class Segmenter:
         self._timeline_0 = 0  # timeline time of pts0 for this connection
         self._pts0 = 0
         self._wall0_ns = 0
+        self._slewed_pts = 0
         self.frames_written = 0
         self.last_write_ns = time.monotonic_ns()
         self.frames_skipped = 0  # pictures before the first keyframe of a connection
@@ -88,6 +90,7 @@ class Segmenter:
         self._params = params
         self._pts0 = first.pts_90k
         self._wall0_ns = first.received_ns
+        self._slewed_pts = first.pts_90k
         self._timeline_0 = timeline_90k
 
     def params_changed(self, params: StreamParams) -> None:
@@ -111,7 +114,7 @@ class Segmenter:
 
     def wall_utc(self, pts_90k: int) -> dt.datetime:
         ns = self._wall0_ns + (pts_90k - self._pts0) * 100_000 // 9
-        return dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc)
+        return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
 
     def timeline(self, pts_90k: int) -> int:
         return self._timeline_0 + pts_90k - self._pts0
@@ -134,9 +137,7 @@ class Segmenter:
             dur = self._last_duration
             au.pts_90k = held.pts_90k + dur
         self._last_duration = dur
-        if au.is_key and (
-            au.pts_90k - seg.start_pts >= self._segment_90k or self._params != seg.params
-        ):
+        if au.is_key and (au.pts_90k - seg.start_pts >= self._segment_90k or self._params != seg.params):
             self._queue(held, dur)
             self._close_segment()
             self._open(au)
@@ -179,6 +180,7 @@ class Segmenter:
         params = self._params
         if params is None:
             raise CustosError(Kind.FAILED_PRECONDITION, f"camera {self.camera}: picture before stream parameters")
+        self._slew(au)
         name = SegmentName(self.camera, self.wall_utc(au.pts_90k), self.timeline(au.pts_90k))
         writer = self._storage.open_writer(name.key)
         seg = _Open(name, writer, params, au.pts_90k, hashlib.sha256(), 0, keyframes=[])
@@ -190,6 +192,18 @@ class Segmenter:
             writer.discard()  # the init segment did not fit: nothing of the camera's is in it
             raise
         seg.good_size = writer.size_bytes
+
+    def _slew(self, au: AccessUnit) -> None:
+        """A camera's clock runs a little fast or slow against ours, so at each segment boundary the
+        wall-clock mapping moves toward the picture's arrival time, by at most MAX_SLEW_PPM of the
+        media time since the last move: wall times follow the local clock over days, never jump, and
+        the media timeline itself is untouched."""
+        if not au.received_ns:
+            return
+        predicted_ns = self._wall0_ns + (au.pts_90k - self._pts0) * 100_000 // 9
+        limit_ns = (au.pts_90k - self._slewed_pts) * 100_000 // 9 * MAX_SLEW_PPM // 1_000_000
+        self._wall0_ns += max(-limit_ns, min(limit_ns, au.received_ns - predicted_ns))
+        self._slewed_pts = au.pts_90k
 
     def _append(self, seg: _Open, data: bytes) -> None:
         seg.writer.write(data)

@@ -158,14 +158,10 @@ def _find_start(flat: list[tuple[int, Fragment, int]], start_90k: int, end_90k: 
             if s.is_key and t > start_90k:
                 return fi, k, t
             t += s.duration_90k
-    raise CustosError(
-        Kind.NOT_FOUND, f"no keyframe from {start_90k} to {end_90k} in the {len(flat)} fragments given"
-    )
+    raise CustosError(Kind.NOT_FOUND, f"no keyframe from {start_90k} to {end_90k} in the {len(flat)} fragments given")
 
 
-def _plan(
-    sources: list[ClipSource], start_90k: int, end_90k: int, hold_gaps: bool
-) -> tuple[list[_Piece], int, int]:
+def _plan(sources: list[ClipSource], start_90k: int, end_90k: int, hold_gaps: bool) -> tuple[list[_Piece], int, int]:
     """Pick the samples: (pieces with their clip durations, timeline time of the first, gap held)."""
     flat = _timeline(sources)
     first_fi, first_k, first_90k = _find_start(flat, start_90k, end_90k)

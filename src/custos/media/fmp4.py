@@ -250,18 +250,14 @@ def fragment(sequence: int, base_decode_90k: int, samples: Sequence[Sample]) -> 
     return b"".join([fragment_header(sequence, base_decode_90k, samples), *[s.data for s in samples]])
 
 
-def progressive_header(
-    params: StreamParams, samples: Sequence[SampleLike], chunk_sizes: Sequence[int]
-) -> bytes:
+def progressive_header(params: StreamParams, samples: Sequence[SampleLike], chunk_sizes: Sequence[int]) -> bytes:
     """`ftyp` + `moov` (full sample tables) + `mdat` header of a plain MP4 whose sample data follows.
 
     For players that dislike fragments. `chunk_sizes` are sample counts of consecutive chunks (any
     split works since the data is contiguous; one per source fragment keeps chunks modest).
     """
     if sum(chunk_sizes) != len(samples):
-        raise CustosError(
-            Kind.INVALID_ARGUMENT, f"chunks hold {sum(chunk_sizes)} samples, not {len(samples)}"
-        )
+        raise CustosError(Kind.INVALID_ARGUMENT, f"chunks hold {sum(chunk_sizes)} samples, not {len(samples)}")
     brand, entry, width, height = _sample_entry(params)
     durations = [s.duration_90k for s in samples]
     sizes = [s.size_bytes for s in samples]
@@ -331,8 +327,7 @@ def read_samples(f: BinaryIO, frag: Fragment, start: int = 0, stop: int | None =
         raise CustosError(Kind.DATA_LOSS, f"file ends before byte {end}: shorter than when it was scanned")
     view, base = memoryview(blob), first.offset
     return [
-        Sample(bytes(view[r.offset - base : r.offset - base + r.size_bytes]), r.duration_90k, r.is_key)
-        for r in refs
+        Sample(bytes(view[r.offset - base : r.offset - base + r.size_bytes]), r.duration_90k, r.is_key) for r in refs
     ]
 
 
@@ -382,9 +377,7 @@ def _scan(f: BinaryIO, name: str) -> FileIndex:
         if kind == b"moof" or kind == b"mdat":
             raise _damaged(name, f"{kind.decode()} at byte {pos} before any moov")
         if pos + box_bytes > file_size:
-            raise _damaged(
-                name, f"{kind.decode()} box at byte {pos} needs {box_bytes} bytes, file has {file_size}"
-            )
+            raise _damaged(name, f"{kind.decode()} box at byte {pos} needs {box_bytes} bytes, file has {file_size}")
         if kind == b"moov":
             moov = _read_at(f, pos + head_bytes, box_bytes - head_bytes)
         pos += box_bytes
@@ -515,9 +508,7 @@ def _parse_moov(moov: bytes, name: str) -> tuple[StreamParams, _Defaults]:
     return params, defaults
 
 
-def _parse_fragment(
-    buf: bytes, offset: int, moof_bytes: int, file_size: int, trex: _Defaults
-) -> Fragment | None:
+def _parse_fragment(buf: bytes, offset: int, moof_bytes: int, file_size: int, trex: _Defaults) -> Fragment | None:
     """The fragment at `offset` if its moof parses, its mdat follows whole and holds every sample."""
     mdat_at = offset + moof_bytes
     if mdat_at + 8 > file_size or len(buf) < moof_bytes + 8:

@@ -26,7 +26,9 @@ def assemble_clip(
 ) -> ClipInfo:
     """Write one MP4 of `camera` from `start_utc` to `end_utc` into `out`, cut at keyframes."""
     if end_utc <= start_utc:
-        raise CustosError(Kind.INVALID_ARGUMENT, f"clip end {end_utc.isoformat()} is not after its start {start_utc.isoformat()}")
+        raise CustosError(
+            Kind.INVALID_ARGUMENT, f"clip end {end_utc.isoformat()} is not after its start {start_utc.isoformat()}"
+        )
     with db.session() as s:
         cam = s.scalar(select(Camera).where(Camera.name == camera))
         if cam is None:
@@ -40,7 +42,8 @@ def assemble_clip(
         )
     if not segs:
         raise CustosError(
-            Kind.NOT_FOUND, f"camera {camera!r} has no recording between {start_utc.isoformat()} and {end_utc.isoformat()}"
+            Kind.NOT_FOUND,
+            f"camera {camera!r} has no recording between {start_utc.isoformat()} and {end_utc.isoformat()}",
         )
     first = segs[0]
     # Wall-clock instants map onto the camera's timeline through the first segment's anchor.

@@ -94,9 +94,7 @@ def is_parameter_set(codec: Codec, nal: bytes) -> bool:
     return t in (H264_SPS, H264_PPS) if codec == "h264" else t in (H265_VPS, H265_SPS, H265_PPS)
 
 
-def params_from_nals(
-    codec: Codec, nals: Iterable[bytes], previous: StreamParams | None = None
-) -> StreamParams | None:
+def params_from_nals(codec: Codec, nals: Iterable[bytes], previous: StreamParams | None = None) -> StreamParams | None:
     """The stream parameters after `nals`: `previous` updated with the last SPS / PPS / VPS among them.
 
     Called on every packet, so a packet without parameter sets returns `previous` itself, and so do
@@ -370,9 +368,7 @@ def _describe_h265(sps: bytes) -> VideoInfo:
     )
 
 
-def _hvc1_codec_string(
-    space: int, tier: int, profile: int, compat: int, level: int, constraint: bytes
-) -> str:
+def _hvc1_codec_string(space: int, tier: int, profile: int, compat: int, level: int, constraint: bytes) -> str:
     """ISO/IEC 14496-15 E.3: `hvc1.[A-C]P.C.(L|H)L[.XX...]`, compatibility flags bit-reversed in hex."""
     reversed_compat = int(f"{compat:032b}"[::-1], 2)
     parts = [

@@ -37,7 +37,7 @@ def launch_description(spec: CameraSpec, loop_file: Path | None) -> str:
         if loop_file is None:
             raise CustosError(Kind.INVALID_ARGUMENT, f"camera {spec.name}: {spec.codec} needs a loop file")
         if '"' in str(loop_file) or "\\" in str(loop_file):
-            raise CustosError(Kind.INVALID_ARGUMENT, f"loop file path {str(loop_file)!r} has \" or \\ in it")
+            raise CustosError(Kind.INVALID_ARGUMENT, f'loop file path {str(loop_file)!r} has " or \\ in it')
         media_type, parser, payloader = _PREENCODED[spec.codec]
         caps = f"{media_type},stream-format=byte-stream,framerate={spec.fps}/1"
         return (

@@ -44,9 +44,7 @@ class CameraSpec:
                 f"camera name {self.name!r} must be 1-64 of [A-Za-z0-9_-], starting with a letter or digit",
             )
         if self.codec not in CODECS:
-            raise CustosError(
-                Kind.INVALID_ARGUMENT, f"camera {self.name}: codec {self.codec!r} is not one of {CODECS}"
-            )
+            raise CustosError(Kind.INVALID_ARGUMENT, f"camera {self.name}: codec {self.codec!r} is not one of {CODECS}")
         for field_name in ("width", "height", "fps", "bitrate_kbps", "gop_s", "loop_s"):
             value = getattr(self, field_name)
             if not isinstance(value, int) or value <= 0:

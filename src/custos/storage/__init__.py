@@ -4,7 +4,7 @@ Callers see keys, not paths. No delete is exposed: originals are immutable (DESI
 the retention sweeper will get its own narrow, ledgered path.
 """
 
-from custos.storage.base import ObjectInfo, PartialWriter, Storage
+from custos.storage.base import ObjectInfo, PartialWriter, Storage, WriterLock
 from custos.storage.local import LocalStorage
 
-__all__ = ["LocalStorage", "ObjectInfo", "PartialWriter", "Storage"]
+__all__ = ["LocalStorage", "ObjectInfo", "PartialWriter", "Storage", "WriterLock"]

@@ -54,7 +54,15 @@ class PartialWriter(Protocol):
         """
 
 
+class WriterLock(Protocol):
+    def release(self) -> None: ...
+
+
 class Storage(Protocol):
+    def lock_writer(self) -> WriterLock:
+        """Be the only process that writes recordings and recovers partials here; refused
+        (FAILED_PRECONDITION) while another holds it. A crashed holder's lock is free again."""
+
     def put(self, key: str, chunks: Iterable[bytes] | bytes) -> ObjectInfo: ...
 
     def open_writer(self, key: str) -> PartialWriter: ...

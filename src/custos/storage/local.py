@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import fcntl
 import os
 import re
 import shutil
@@ -111,7 +112,9 @@ class LocalPartialWriter:
     def truncate(self, size_bytes: int) -> None:
         fd = self._require_open()
         if not 0 <= size_bytes <= self._size:
-            raise CustosError(Kind.INVALID_ARGUMENT, f"cannot truncate {self.key!r} of {self._size} bytes to {size_bytes}")
+            raise CustosError(
+                Kind.INVALID_ARGUMENT, f"cannot truncate {self.key!r} of {self._size} bytes to {size_bytes}"
+            )
         os.ftruncate(fd, size_bytes)
         os.fsync(fd)
         self._size = size_bytes
@@ -151,6 +154,32 @@ class LocalPartialWriter:
         _fsync_dir(self._path.parent)
 
 
+class LocalWriterLock:
+    """An exclusive `flock` on `ROOT/writer.lock`; the kernel frees it when the holder dies."""
+
+    def __init__(self, root: Path) -> None:
+        path = root / "writer.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise CustosError(
+                Kind.FAILED_PRECONDITION,
+                f"storage {root} is being written by {holder}: one recorder per storage, and it recovers "
+                "partial segments itself when it starts",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class LocalStorage:
     """The default storage: one folder on a local (or mounted) file system."""
 
@@ -158,6 +187,9 @@ class LocalStorage:
         self.root = Path(root).resolve()
         for sub in ("objects", "partial", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    def lock_writer(self) -> LocalWriterLock:
+        return LocalWriterLock(self.root)
 
     def object_path(self, key: str) -> Path:
         return self.root / "objects" / check_key(key)
@@ -227,7 +259,7 @@ class LocalStorage:
             st = self.object_path(key).stat()
         except FileNotFoundError:
             raise CustosError(Kind.NOT_FOUND, f"no object {key!r} in storage") from None
-        return ObjectInfo(key, st.st_size, dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc))
+        return ObjectInfo(key, st.st_size, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC))
 
     def exists(self, key: str) -> bool:
         return self.object_path(key).is_file()

@@ -71,7 +71,7 @@ def create_app(db: Database, recorder: Recorder | None = None) -> FastAPI:
     def index() -> str:
         rows = camera_overview(db, recorder)
         alarm = recorder.disk_alarm if recorder else None
-        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         body = "".join(
             "<tr>"
             f"<td>{html.escape(r['name'])}</td>"
@@ -88,7 +88,7 @@ def create_app(db: Database, recorder: Recorder | None = None) -> FastAPI:
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}.recording{{color:#070}}
 .offline{{color:#b00}}.connecting{{color:#a60}}.alarm{{background:#fdd;padding:8px}}</style></head>
 <body><h1>custos</h1><p>Cameras and their recordings 摄像机与录像 · {now}</p>
-{'<p class="alarm">Disk alarm 磁盘告警: ' + html.escape(alarm) + '</p>' if alarm else ''}
+{'<p class="alarm">Disk alarm 磁盘告警: ' + html.escape(alarm) + "</p>" if alarm else ""}
 <table><thead><tr><th>Camera 摄像机</th><th>State 状态</th><th>Segments 片段</th><th>Frames 帧</th>
 <th>MB</th><th>First (UTC)</th><th>Last (UTC)</th><th>Outages 中断</th></tr></thead>
 <tbody>{body}</tbody></table>

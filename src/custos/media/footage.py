@@ -45,16 +45,25 @@ def assemble_clip(
             Kind.NOT_FOUND,
             f"camera {camera!r} has no recording between {start_utc.isoformat()} and {end_utc.isoformat()}",
         )
-    first = segs[0]
-    # Wall-clock instants map onto the camera's timeline through the first segment's anchor.
-    start_90k = first.start_90k + _us_90k(start_utc - first.start_utc)
-    end_90k = first.start_90k + _us_90k(end_utc - first.start_utc)
+    start_90k = _to_timeline(segs, start_utc)
+    end_90k = _to_timeline(segs, end_utc)
     with ExitStack() as stack:
         sources = []
         for seg in segs:
             f = stack.enter_context(storage.open(seg.storage_key))
             sources.append(ClipSource(file=f, index=scan(f), start_90k=seg.start_90k))
         return write_clip(sources, start_90k, end_90k, out)
+
+
+def _to_timeline(segs: list[Segment], t: dt.datetime) -> int:
+    """An instant on the camera's timeline, through the segment that holds it: each segment carries
+    its own wall-clock anchor (clock slew moves anchors apart by a few ms a segment). An instant in a
+    gap maps to the edge of the segment after it, or before it when none follows."""
+    for seg in segs:
+        if t < seg.end_utc:
+            return seg.start_90k + max(0, _us_90k(t - seg.start_utc))
+    last = segs[-1]
+    return last.start_90k + last.duration_90k
 
 
 def _us_90k(delta: dt.timedelta) -> int:

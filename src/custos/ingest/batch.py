@@ -89,7 +89,10 @@ class BatchClient:
                     if slot.session is not None:
                         sel.unregister(slot.session)
                         slot.session.close()
-                    slot.cam.stop()
+                    try:
+                        slot.cam.stop()
+                    except Exception:  # one camera's storage error must not keep the others open
+                        log.exception("camera %s: closing its segment failed; recovery will close it", slot.cam.name)
                 sel.close()
 
     def _connect_step(self, slot: _Slot, now: float, pool: ThreadPoolExecutor, sel: selectors.BaseSelector) -> None:

@@ -4,6 +4,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test || exit 1
 bash scripts/services.sh || exit 1
+set -a; . .venv/test-services.env; set +a
 .venv/bin/ruff check src tests bench || exit 1
 .venv/bin/ruff format --check src tests bench || exit 1
 .venv/bin/python -m pytest "$@"

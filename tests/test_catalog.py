@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from custos.catalog import Camera, Database, Outage, Segment
 from custos.catalog.records import (
     SegmentRecord,
-    close_open_outages,
     close_outage,
     index_segment,
     open_outage,
+    open_outage_id,
     timeline_end,
 )
 
@@ -88,7 +88,7 @@ def test_storage_keys_are_unique(db: Database) -> None:
             index_segment(s, record())
 
 
-def test_outages_open_close_and_crash_leftovers(db: Database) -> None:
+def test_outages_open_close_and_the_one_still_going_on(db: Database) -> None:
     with db.session() as s:
         s.add(Camera(name="cam01", url="rtsp://x"))
     with db.session() as s:
@@ -97,8 +97,11 @@ def test_outages_open_close_and_crash_leftovers(db: Database) -> None:
     with db.session() as s:
         close_outage(s, a, T0 + dt.timedelta(minutes=5))
     with db.session() as s:
-        assert close_open_outages(s, T0 + dt.timedelta(hours=2), "closed when the recorder restarted") == 1
+        cam_id = s.scalars(select(Camera.id)).one()
+        assert open_outage_id(s, cam_id) == b
+        close_outage(s, b, T0 + dt.timedelta(hours=2))
     with db.session() as s:
+        assert open_outage_id(s, cam_id) is None
         rows = {o.id: o for o in s.scalars(select(Outage))}
         assert rows[a].end_utc == T0 + dt.timedelta(minutes=5) and rows[a].cause == "connection refused"
-        assert rows[b].end_utc == T0 + dt.timedelta(hours=2) and "restarted" in rows[b].cause
+        assert rows[b].end_utc == T0 + dt.timedelta(hours=2)

@@ -22,7 +22,7 @@ from custos.ingest.recovery import recover
 from custos.sim import CameraSpec, SimCameras
 from custos.storage import LocalStorage
 
-from recording import SMALL, decode_errors, ffprobe, register, segments
+from recording import SMALL, decode_errors, ffprobe, outages, register, segments
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -92,3 +92,7 @@ def test_kill_9_mid_segment_then_restart_recovers_and_indexes(
         # At most the fragment in flight (1 s) plus one read interval of the client (100 ms) is lost.
         assert 0 <= lost_s <= 1.1, f"lost {lost_s:.3f} s of frames at the kill after {after} s"
     assert storage.partials() == []
+    # The time the recorder was dead is an outage, from the last frame before the kill to the next one.
+    [outage] = outages(db, "cam01")
+    assert (outage.start_utc, outage.end_utc) == (segs[0].end_utc, segs[1].start_utc)
+    assert "recorder was not running" in outage.cause

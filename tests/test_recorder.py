@@ -116,6 +116,29 @@ def test_a_dropped_camera_is_reconnected_and_the_outage_has_both_times(
     assert gap_90k / 90_000 == pytest.approx((after[0].start_utc - before[-1].end_utc).total_seconds(), abs=0.5)
 
 
+def test_a_restart_of_the_recorder_is_an_outage_from_the_last_frame_to_the_next(
+    db: Database, storage: LocalStorage, tmp_path: Path
+) -> None:
+    settings = recorder_settings(tmp_path)
+    with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:
+        register(db, {"cam01": sim.url("cam01")})
+        for _ in range(2):
+            rec = start_recorder(settings, db, storage)
+            try:
+                assert rec.wait_frames(60, timeout_s=30)
+            finally:
+                rec.stop()
+            time.sleep(1.0)
+    [outage] = outages(db)
+    segs = segments(db)
+    first_run = [s for s in segs if s.end_utc <= outage.start_utc]
+    second_run = [s for s in segs if s.start_utc >= outage.start_utc]
+    assert first_run and second_run and len(first_run) + len(second_run) == len(segs)
+    assert outage.start_utc == first_run[-1].end_utc and outage.end_utc == second_run[0].start_utc
+    assert "recorder was not running" in outage.cause
+    assert (outage.end_utc - outage.start_utc).total_seconds() > 0.8  # the 1 s pause between the runs
+
+
 def test_a_frozen_camera_times_out_into_an_outage(sqlite_db: Database, storage: LocalStorage, tmp_path: Path) -> None:
     db = sqlite_db
     with SimCameras([CameraSpec("cam01", **SMALL)]) as sim:

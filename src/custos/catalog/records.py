@@ -81,14 +81,14 @@ def close_outage(session: Session, outage_id: int, end_utc: dt.datetime) -> None
     outage.end_utc = max(end_utc, outage.start_utc)
 
 
-def close_open_outages(session: Session, end_utc: dt.datetime, cause_suffix: str) -> int:
-    """At start, outages left open by a crash end at the last moment the recorder is known to have run."""
-    n = 0
-    for outage in session.scalars(select(Outage).where(Outage.end_utc.is_(None))):
-        outage.end_utc = max(end_utc, outage.start_utc)
-        outage.cause = f"{outage.cause}; {cause_suffix}"
-        n += 1
-    return n
+def open_outage_id(session: Session, camera_id: int) -> int | None:
+    """The camera's outage still going on (its end not yet known), if any."""
+    return session.scalar(
+        select(Outage.id)
+        .where(Outage.camera_id == camera_id, Outage.end_utc.is_(None))
+        .order_by(Outage.start_utc.desc())
+        .limit(1)
+    )
 
 
 def segment_count(session: Session) -> int:

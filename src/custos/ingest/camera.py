@@ -60,6 +60,7 @@ class CameraRecorder:
         segment_s: float,
         fragment_ms: int,
         timeline_end: tuple[int, dt.datetime] | None,
+        ongoing_outage: int | None = None,
     ) -> None:
         self.name = name
         self.url = url
@@ -79,6 +80,12 @@ class CameraRecorder:
         self._fresh_connection = False
         self._last_pts: int | None = None
         self._outage: _OutageRef | None = None
+        if ongoing_outage is not None:
+            # The camera was down when the recorder stopped: the outage goes on until it records again.
+            self._outage = _OutageRef(ongoing_outage)
+        elif self._end_utc is not None:
+            # Every gap in the recording is accounted for, including the recorder's own downtime.
+            self._open_outage(self._end_utc, "the recorder was not running (stopped or crashed)")
 
     # -- events from an ingest client ------------------------------------------------------------
 

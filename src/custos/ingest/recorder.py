@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from custos.catalog.db import Database
 from custos.catalog.models import Camera
-from custos.catalog.records import close_open_outages, timeline_end
+from custos.catalog.records import open_outage_id, timeline_end
 from custos.config import Settings
-from custos.ingest.camera import CameraRecorder, CameraStatus, utcnow
+from custos.ingest.camera import CameraRecorder, CameraStatus
 from custos.ingest.flusher import Flusher
 from custos.ingest.recovery import RecoveryReport, recover
 from custos.storage.base import Storage, WriterLock
@@ -59,12 +59,8 @@ class Recorder:
         """Recover what a crash left, then build one CameraRecorder per enabled camera."""
         self._lock = self._storage.lock_writer()
         self.recovery = recover(self._storage, self._db, locked=True)
-        now = utcnow()
         self.flusher = Flusher()
         with self._db.session() as s:
-            closed = close_open_outages(s, now, "closed when the recorder restarted")
-            if closed:
-                log.warning("closed %d outage(s) left open by the previous run", closed)
             rows = s.scalars(select(Camera).where(Camera.enabled.is_(True)).order_by(Camera.name)).all()
             self.cams = [
                 CameraRecorder(
@@ -76,6 +72,7 @@ class Recorder:
                     segment_s=self._settings.recorder.segment_s,
                     fragment_ms=self._settings.recorder.fragment_ms,
                     timeline_end=timeline_end(s, cam.id),
+                    ongoing_outage=open_outage_id(s, cam.id),
                 )
                 for cam in rows
                 if self._only is None or cam.name in self._only

@@ -50,10 +50,20 @@ def camera_overview(db: Database, recorder: Recorder | None) -> list[dict[str, A
                     "size_bytes": int(a.bytes) if a else 0,
                     "first_utc": a.first.isoformat() if a and a.first else None,
                     "last_utc": a.last.isoformat() if a and a.last else None,
+                    "state_since_utc": st.since_utc.isoformat() if st else None,
+                    "frames_this_run": st.frames_recorded if st else 0,
                     "outages": outages.get(cam.id, 0),
                 }
             )
     return out
+
+
+def _ymdhms(iso: str | None) -> str:
+    return "-" if iso is None else dt.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _hms(iso: str) -> str:
+    return dt.datetime.fromisoformat(iso).strftime("%H:%M:%S")
 
 
 def create_app(db: Database, recorder: Recorder | None = None) -> FastAPI:
@@ -76,9 +86,10 @@ def create_app(db: Database, recorder: Recorder | None = None) -> FastAPI:
             "<tr>"
             f"<td>{html.escape(r['name'])}</td>"
             f"<td class='{html.escape(r['state'])}'>{html.escape(r['state'])}"
+            f"{' since ' + _hms(r['state_since_utc']) if r['state_since_utc'] else ''}"
             f"{'<br><small>' + html.escape(r['last_error']) + '</small>' if r['last_error'] else ''}</td>"
-            f"<td>{r['segments']}</td><td>{r['frames']}</td><td>{r['size_bytes'] / 1e6:.1f}</td>"
-            f"<td>{html.escape(r['first_utc'] or '-')}</td><td>{html.escape(r['last_utc'] or '-')}</td>"
+            f"<td>{r['frames_this_run']}</td><td>{r['segments']}</td><td>{r['frames']}</td>"
+            f"<td>{r['size_bytes'] / 1e6:.1f}</td><td>{_ymdhms(r['first_utc'])}</td><td>{_ymdhms(r['last_utc'])}</td>"
             f"<td>{r['outages']}</td></tr>"
             for r in rows
         )
@@ -89,8 +100,9 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}.recording{{color:
 .offline{{color:#b00}}.connecting{{color:#a60}}.alarm{{background:#fdd;padding:8px}}</style></head>
 <body><h1>custos</h1><p>Cameras and their recordings 摄像机与录像 · {now}</p>
 {'<p class="alarm">Disk alarm 磁盘告警: ' + html.escape(alarm) + "</p>" if alarm else ""}
-<table><thead><tr><th>Camera 摄像机</th><th>State 状态</th><th>Segments 片段</th><th>Frames 帧</th>
-<th>MB</th><th>First (UTC)</th><th>Last (UTC)</th><th>Outages 中断</th></tr></thead>
+<table><thead><tr><th>Camera 摄像机</th><th>State 状态 (UTC)</th><th>Frames written this run 本次写入帧</th>
+<th>Segments indexed 已索引片段</th><th>Frames indexed 已索引帧</th><th>MB</th><th>First recorded 最早 (UTC)</th>
+<th>Last recorded 最新 (UTC)</th><th>Outages 中断</th></tr></thead>
 <tbody>{body}</tbody></table>
 <p><small>Footage is served only through the access gate, which comes next; this page shows the index.</small></p>
 </body></html>"""

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 import pytest
 
 from custos.errors import CustosError, Kind
-from custos.ingest.rtsp import RtspSession, digest_response
+from custos.ingest.rtsp import RtspSession
+from custos.ingest.rtsp_auth import digest_response
 from custos.ingest.sdp import parse_sdp, resolve_control, select_video
 from custos.media.h26x import describe, split_annexb
 from custos.media.types import AccessUnit, StreamParams

@@ -25,8 +25,6 @@ messages, logs or `repr`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import os
 import re
@@ -38,11 +36,12 @@ from urllib.parse import quote, unquote, urlsplit
 
 from custos.errors import CustosError, Kind
 from custos.ingest.rtp import Depacketizer, build_receiver_report, parse_rtcp_sender_reports
+from custos.ingest.rtsp_auth import Challenge
 from custos.ingest.sdp import SessionDescription, VideoTrack, aggregate_url, parse_sdp, select_video
 from custos.ingest.urls import redact
 from custos.media.types import AccessUnit, StreamParams
 
-__all__ = ["RtspSession", "SessionStats", "digest_response"]
+__all__ = ["RtspSession", "SessionStats"]
 
 log = logging.getLogger(__name__)
 
@@ -157,114 +156,6 @@ def _display(request_url: str, quoted_user: str | None) -> str:
     return request_url.replace("rtsp://", f"rtsp://{quoted_user}@", 1) if quoted_user else request_url
 
 
-def digest_response(
-    *,
-    username: str,
-    password: str,
-    realm: str,
-    nonce: str,
-    method: str,
-    uri: str,
-    algorithm: str = "MD5",
-    qop: str | None = None,
-    nc: str = "",
-    cnonce: str = "",
-) -> str:
-    """The `response` of an HTTP/RTSP Digest authorization (RFC 2617; SHA-256 from RFC 7616).
-
-    With `qop="auth"`: H(H(A1):nonce:nc:cnonce:qop:H(A2)); without qop (RFC 2069 compatible):
-    H(H(A1):nonce:H(A2)). A1 is user:realm:password (for "-sess", H(that):nonce:cnonce), A2 is method:uri.
-    """
-    algo = algorithm.upper()
-    h = hashlib.sha256 if algo.startswith("SHA-256") else hashlib.md5
-
-    def digest(text: str) -> str:
-        return h(text.encode("utf-8")).hexdigest()
-
-    ha1 = digest(f"{username}:{realm}:{password}")
-    if algo.endswith("-SESS"):
-        ha1 = digest(f"{ha1}:{nonce}:{cnonce}")
-    ha2 = digest(f"{method}:{uri}")
-    if qop:
-        return digest(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
-    return digest(f"{ha1}:{nonce}:{ha2}")
-
-
-class _Challenge:
-    """A WWW-Authenticate challenge and the state to answer it (RFC 2617 / RFC 7616 digest, Basic)."""
-
-    def __init__(self, scheme: str, params: dict[str, str]) -> None:
-        self.scheme = scheme  # "digest" | "basic"
-        self.realm = params.get("realm", "")
-        self.nonce = params.get("nonce", "")
-        self.opaque = params.get("opaque")
-        self.algorithm = params.get("algorithm", "MD5")
-        self.algorithm_given = "algorithm" in params
-        qops = [q.strip().lower() for q in params.get("qop", "").split(",") if q.strip()]
-        self.qop = "auth" if "auth" in qops else None
-        self.qop_offered = bool(qops)
-        self.stale = params.get("stale", "").lower() == "true"
-        self.nc = 0
-
-    @classmethod
-    def pick(cls, values: list[str]) -> _Challenge | None:
-        """The strongest challenge we can answer: digest (MD5, SHA-256, -sess) before Basic."""
-        found: list[_Challenge] = []
-        for value in values:
-            scheme, _, rest = value.strip().partition(" ")
-            scheme = scheme.lower()
-            if scheme == "digest":
-                params = {
-                    k.lower(): (q if q else v) for k, q, v in re.findall(r'(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]*))', rest)
-                }
-                ch = cls("digest", params)
-                if ch.algorithm.upper().removesuffix("-SESS") in ("MD5", "SHA-256") and (ch.qop or not ch.qop_offered):
-                    found.append(ch)
-            elif scheme == "basic":
-                found.append(cls("basic", {}))
-        found.sort(key=lambda c: (c.scheme != "digest", "SHA-256" not in c.algorithm.upper()))
-        return found[0] if found else None
-
-    def header(self, method: str, uri: str, username: str, password: str) -> str:
-        if self.scheme == "basic":
-            token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-            return f"Basic {token}"
-        fields = [f'username="{username}"', f'realm="{self.realm}"', f'nonce="{self.nonce}"', f'uri="{uri}"']
-        if self.qop:
-            self.nc += 1
-            nc = f"{self.nc:08x}"
-            cnonce = os.urandom(8).hex()
-            response = digest_response(
-                username=username,
-                password=password,
-                realm=self.realm,
-                nonce=self.nonce,
-                method=method,
-                uri=uri,
-                algorithm=self.algorithm,
-                qop=self.qop,
-                nc=nc,
-                cnonce=cnonce,
-            )
-            fields += [f'response="{response}"', f"qop={self.qop}", f"nc={nc}", f'cnonce="{cnonce}"']
-        else:
-            response = digest_response(
-                username=username,
-                password=password,
-                realm=self.realm,
-                nonce=self.nonce,
-                method=method,
-                uri=uri,
-                algorithm=self.algorithm,
-            )
-            fields.append(f'response="{response}"')
-        if self.opaque is not None:
-            fields.append(f'opaque="{self.opaque}"')
-        if self.algorithm_given:
-            fields.append(f"algorithm={self.algorithm}")
-        return "Digest " + ", ".join(fields)
-
-
 class RtspSession:
     """One camera: handshake (`connect`), then `read_batch` from a selector loop, then `close`."""
 
@@ -276,7 +167,7 @@ class RtspSession:
         self.user_agent = user_agent
         self._sock: socket.socket | None = None
         self._cseq = 0
-        self._challenge: _Challenge | None = None
+        self._challenge: Challenge | None = None
         self._session_id: str | None = None
         self._session_timeout_s = _DEFAULT_SESSION_TIMEOUT_S
         self._public: set[str] = set()
@@ -507,7 +398,7 @@ class RtspSession:
             reply = self._exchange(method, url, headers)
             if reply.status != 401:
                 return reply
-            challenge = _Challenge.pick(reply.headers.get("www-authenticate", []))
+            challenge = Challenge.pick(reply.headers.get("www-authenticate", []))
             if t.username is None:
                 raise CustosError(
                     Kind.UNAUTHENTICATED, f"{self.url} needs credentials: {method} answered 401 Unauthorized"
@@ -865,7 +756,7 @@ class RtspSession:
                 return
             self._rtsp_messages += 1
             if msg.status == 401:
-                challenge = _Challenge.pick(msg.headers.get("www-authenticate", []))
+                challenge = Challenge.pick(msg.headers.get("www-authenticate", []))
                 if challenge is not None:
                     self._challenge = challenge  # a new nonce for the next keepalive
             elif msg.status == 454:

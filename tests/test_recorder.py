@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import io
 import time
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -214,22 +215,11 @@ def test_bad_input_gives_clear_outage_records_and_no_files(db: Database, storage
     assert segments(db) == [] and list(storage.list()) == [] and storage.partials() == []
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path: Path):
-    import subprocess
-
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(mnt)], check=True)
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
 def test_a_full_disk_closes_whole_segments_and_records_an_outage(
-    sqlite_db: Database, tiny_tmpfs: Path, tmp_path: Path
+    sqlite_db: Database, small_tmpfs: Callable[[str], Path], tmp_path: Path
 ) -> None:
     db = sqlite_db
-    storage = LocalStorage(tiny_tmpfs)
+    storage = LocalStorage(small_tmpfs("1536k"))
     with SimCameras([CameraSpec("cam01", width=640, height=480, bitrate_kbps=3000, gop_s=1, loop_s=4)]) as sim:
         register(db, {"cam01": sim.url("cam01")})
         rec = start_recorder(recorder_settings(tmp_path, segment_s=60), db, storage)

@@ -84,34 +84,25 @@ class Challenge:
             token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
             return f"Basic {token}"
         fields = [f'username="{username}"', f'realm="{self.realm}"', f'nonce="{self.nonce}"', f'uri="{uri}"']
+        nc = cnonce = ""
         if self.qop:
             self.nc += 1
-            nc = f"{self.nc:08x}"
-            cnonce = os.urandom(8).hex()
-            response = digest_response(
-                username=username,
-                password=password,
-                realm=self.realm,
-                nonce=self.nonce,
-                method=method,
-                uri=uri,
-                algorithm=self.algorithm,
-                qop=self.qop,
-                nc=nc,
-                cnonce=cnonce,
-            )
-            fields += [f'response="{response}"', f"qop={self.qop}", f"nc={nc}", f'cnonce="{cnonce}"']
-        else:
-            response = digest_response(
-                username=username,
-                password=password,
-                realm=self.realm,
-                nonce=self.nonce,
-                method=method,
-                uri=uri,
-                algorithm=self.algorithm,
-            )
-            fields.append(f'response="{response}"')
+            nc, cnonce = f"{self.nc:08x}", os.urandom(8).hex()
+        response = digest_response(
+            username=username,
+            password=password,
+            realm=self.realm,
+            nonce=self.nonce,
+            method=method,
+            uri=uri,
+            algorithm=self.algorithm,
+            qop=self.qop,
+            nc=nc,
+            cnonce=cnonce,
+        )
+        fields.append(f'response="{response}"')
+        if self.qop:
+            fields += [f"qop={self.qop}", f"nc={nc}", f'cnonce="{cnonce}"']
         if self.opaque is not None:
             fields.append(f'opaque="{self.opaque}"')
         if self.algorithm_given:

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custos.catalog.models import Camera, Outage, Segment
@@ -89,7 +89,3 @@ def open_outage_id(session: Session, camera_id: int) -> int | None:
         .order_by(Outage.start_utc.desc())
         .limit(1)
     )
-
-
-def segment_count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(Segment)) or 0)

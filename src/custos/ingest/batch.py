@@ -12,13 +12,14 @@ import logging
 import selectors
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from custos.config import RecorderSettings
 from custos.errors import CustosError
 from custos.ingest.backoff import Backoff
-from custos.ingest.camera import CameraRecorder
+from custos.ingest.camera import CameraRecorder, State
 from custos.ingest.rtsp import RtspSession
 from custos.media.types import AccessUnit, StreamParams
 
@@ -129,7 +130,7 @@ class BatchClient:
             return
         slot.last_data = now
         self._guard(slot, sel, now, lambda: self._deliver(slot.cam, aus, session.param_changes))
-        if slot.cam.status.state.value == "recording":
+        if slot.cam.status.state is State.RECORDING:
             slot.backoff.reset()
 
     @staticmethod
@@ -142,10 +143,10 @@ class BatchClient:
             start = index
         cam.pictures(aus[start:])
 
-    def _guard(self, slot: _Slot, sel: selectors.BaseSelector, now: float, fn: object) -> None:
+    def _guard(self, slot: _Slot, sel: selectors.BaseSelector, now: float, fn: Callable[[], object]) -> None:
         """Run a recorder step; storage refusing writes ends the connection with that as the cause."""
         try:
-            fn()  # type: ignore[operator]
+            fn()
         except CustosError as exc:
             if slot.session is not None:
                 self._drop(slot, sel, now, str(exc))

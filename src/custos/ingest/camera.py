@@ -119,8 +119,8 @@ class CameraRecorder:
     def disconnected(self, cause: str) -> None:
         """The connection failed or ended: close what was recorded and open an outage record."""
         log.warning("camera %s: %s", self.name, cause)
-        recording = self._segmenter.recording and self._last_pts is not None
-        start = self._segmenter.wall_utc(self._last_pts) if recording else utcnow()  # type: ignore[arg-type]
+        last = self._last_pts
+        start = self._segmenter.wall_utc(last) if self._segmenter.recording and last is not None else utcnow()
         try:
             self._segmenter.end()
         except Exception as exc:  # storage refused even the close: the partial stays for recovery

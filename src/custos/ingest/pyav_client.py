@@ -17,7 +17,7 @@ import av
 from custos.config import RecorderSettings
 from custos.errors import CustosError, Kind
 from custos.ingest.backoff import Backoff
-from custos.ingest.camera import CameraRecorder
+from custos.ingest.camera import CameraRecorder, State
 from custos.ingest.urls import redact
 from custos.media.h26x import params_from_nals, split_annexb
 from custos.media.types import AccessUnit, Codec, StreamParams
@@ -100,5 +100,5 @@ class PyAVClient:
                 pts_90k = int(packet.pts * tb * 90_000)
                 cam.pictures([AccessUnit(pts_90k, nals, packet.is_keyframe, time.time_ns())])
                 cam.tick(fragment_ns)
-                if cam.status.state.value == "recording":
+                if cam.status.state is State.RECORDING:
                     backoff.reset()

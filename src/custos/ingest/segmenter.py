@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from custos.catalog.records import SegmentRecord
 from custos.errors import CustosError, Kind
@@ -46,7 +46,7 @@ class _Open:
     frame_count: int = 0
     duration_90k: int = 0
     sequence: int = 0
-    keyframes: list[tuple[int, int]] | None = None
+    keyframes: list[tuple[int, int]] = field(default_factory=list)
 
 
 class Segmenter:
@@ -183,7 +183,7 @@ class Segmenter:
         self._slew(au)
         name = SegmentName(self.camera, self.wall_utc(au.pts_90k), self.timeline(au.pts_90k))
         writer = self._storage.open_writer(name.key)
-        seg = _Open(name, writer, params, au.pts_90k, hashlib.sha256(), 0, keyframes=[])
+        seg = _Open(name, writer, params, au.pts_90k, hashlib.sha256(), 0)
         self._seg = seg
         try:
             self._append(seg, init_segment(params))
@@ -227,7 +227,6 @@ class Segmenter:
         self.last_write_ns = time.monotonic_ns()
         seg.good_size = seg.writer.size_bytes
         t = base
-        assert seg.keyframes is not None
         for s in samples:
             if s.is_key:
                 seg.keyframes.append((t, offset))
@@ -291,6 +290,6 @@ class Segmenter:
             codec_string=info.codec_string,
             width=info.width,
             height=info.height,
-            keyframes=list(seg.keyframes or []),
+            keyframes=list(seg.keyframes),
             sha256=sha,
         )

@@ -13,6 +13,8 @@ import pytest
 from custos.catalog.db import Database
 from custos.storage import LocalStorage
 
+from deployment import Recorded, record_once
+
 PG_URL = os.environ.get("CUSTOS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -69,3 +71,9 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     yield mount
     for mnt in mounted:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    """Real footage of two simulated cameras, recorded once by the real recorder for the whole session."""
+    return record_once(tmp_path_factory.mktemp("recorded"))

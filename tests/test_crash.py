@@ -90,7 +90,10 @@ def test_kill_9_mid_segment_then_restart_recovers_and_indexes(
         assert probe["frames"] == seg.frame_count and decode_errors(path) == ""
         lost_s = (killed_at - seg.end_utc).total_seconds()
         # At most the fragment in flight (1 s) plus one read interval of the client (100 ms) is lost.
-        assert 0 <= lost_s <= 1.1, f"lost {lost_s:.3f} s of frames at the kill after {after} s"
+        # A segment ends where its last frame's duration ends, one frame interval (40 ms at 25 fps) after
+        # that frame arrived, so a frame received just before the kill puts the end slightly past it;
+        # two intervals allow for the wall-clock mapping's own jitter.
+        assert -0.08 <= lost_s <= 1.1, f"lost {lost_s:.3f} s of frames at the kill after {after} s"
     assert storage.partials() == []
     # The time the recorder was dead is an outage, from the last frame before the kill to the next one.
     [outage] = outages(db, "cam01")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from custos.catalog.models import Camera, Outage, Segment
 from custos.errors import CustosError, Kind
+from custos.ledger import log
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +42,35 @@ def camera_by_name(session: Session, name: str) -> Camera:
     return cam
 
 
+# What the ledger keeps of a segment: enough to find the file, check its bytes and notice an edited row.
+LEDGERED_SEGMENT_FIELDS = (
+    "storage_key",
+    "start_utc",
+    "end_utc",
+    "start_90k",
+    "duration_90k",
+    "frame_count",
+    "size_bytes",
+    "codec",
+    "sha256",
+    "recovered",
+    "retention_class",
+)
+
+
+def segment_entry_fields(seg: Segment, camera: str) -> dict[str, Any]:
+    return {"camera": camera, **{f: getattr(seg, f) for f in LEDGERED_SEGMENT_FIELDS}}
+
+
 def index_segment(session: Session, rec: SegmentRecord) -> Segment:
+    """Index a finished segment and enter its hash in the ledger, in the caller's transaction."""
     fields: dict[str, Any] = asdict(rec)
     cam = camera_by_name(session, fields.pop("camera"))
     fields["keyframes"] = [list(k) for k in rec.keyframes]
-    seg = Segment(camera_id=cam.id, **fields)
+    seg = Segment(camera_id=cam.id, retention_class="standard", **fields)
     session.add(seg)
     session.flush()
+    log.append(session, "segment", segment_entry_fields(seg, cam.name))
     return seg
 
 

@@ -1,17 +1,55 @@
-"""`custos demo`: synthetic cameras, the recorder and the console, in one data folder on this machine."""
+"""`custos demo`: synthetic cameras, the recorder and the console, in one data folder on this machine,
+with a demo school, a demo PSB and named accounts whose passwords are made on first run."""
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
-import uvicorn
 from rich.console import Console
 from sqlalchemy import select
 
-from custos.catalog.models import Camera
-from custos.cli.context import open_context
-from custos.ingest.recorder import Recorder
-from custos.web.app import create_app
+from custos.auth import people
+from custos.catalog.models import Camera, Person, Unit
+from custos.cli import serve
+from custos.context import Context, open_context
+from custos.ledger import log
+
+SCHOOL, PSB = "Demo School", "Demo PSB"
+ACCOUNTS = [  # username, full name, unit, role
+    ("operator", "Demo Operator", SCHOOL, "operator"),
+    ("admin", "Demo Unit Admin", SCHOOL, "unit_admin"),
+    ("officer", "Demo PSB Officer", PSB, "psb_officer"),
+    ("inspector", "Demo Inspector", PSB, "inspector"),
+]
+
+
+def _accounts(ctx: Context) -> list[tuple[str, str, str]]:
+    """Make the demo's units and accounts once; their passwords are kept in DATA/demo-logins.txt (0600)."""
+    logins = ctx.settings.data_dir / "demo-logins.txt"
+    with ctx.db.session() as s:
+        if s.scalar(select(Unit.id).where(Unit.name == SCHOOL)) is None:
+            people.add_unit(s, SCHOOL, "using_unit")
+            people.add_unit(s, PSB, "psb")
+        if s.scalar(select(Person.id).where(Person.username == ACCOUNTS[0][0])) is None:
+            lines = []
+            for username, full_name, unit, role in ACCOUNTS:
+                password = secrets.token_urlsafe(9)
+                people.add_person(
+                    s,
+                    username=username,
+                    full_name=full_name,
+                    unit=unit,
+                    role=role,
+                    password=password,
+                    auth=ctx.settings.auth,
+                )
+                lines.append(f"{username}\t{password}\t{role}\t{unit}\n")
+            fd = os.open(logins, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.writelines(lines)
+    return [tuple(line.rstrip("\n").split("\t")[:3]) for line in logins.read_text().splitlines()]  # type: ignore[misc]
 
 
 def run_demo(
@@ -20,39 +58,32 @@ def run_demo(
     from custos.sim import SimCameras
     from custos.sim import cameras as sim_cameras
 
-    ctx = open_context(None, data, recorder={"segment_s": segment_s}, web={"port": port})
+    ctx = open_context(
+        None, data, recorder={"segment_s": segment_s}, web={"port": port}, policy={"packs": ("CN", "HB")}
+    )
+    logins = _accounts(ctx)
     bitrate = 4000 if width * height >= 1920 * 1080 else 2000
     specs = sim_cameras(cameras, width=width, height=height, bitrate_kbps=bitrate)
     with console.status(f"preparing {cameras} synthetic camera(s) ({width}x{height}; encoded once, then cached)…"):
         sim = SimCameras(specs).start()
     try:
         with ctx.db.session() as s:
+            school = s.scalar(select(Unit.id).where(Unit.name == SCHOOL))
             for spec in specs:
                 cam = s.scalar(select(Camera).where(Camera.name == spec.name))
                 if cam is None:
-                    s.add(Camera(name=spec.name, url=sim.url(spec.name)))
+                    s.add(Camera(name=spec.name, url=sim.url(spec.name), unit_id=school))
+                    log.append(s, "camera.added", {"camera": spec.name, "unit": SCHOOL, "enabled": True})
                 else:
                     cam.url = sim.url(spec.name)  # the simulator's port may differ from the last run
-        recorder = Recorder(ctx.settings, ctx.db, ctx.storage)
-        report = recorder.prepare()
-        if report.recovered or report.reindexed:
-            console.print(f"recovered {len(report.recovered)} and re-indexed {len(report.reindexed)} segment(s)")
-        recorder.start()
-        try:
-            console.print(
-                f"custos demo: {cameras} camera(s) recording into {ctx.settings.footage_root}\n"
-                f"console: [bold]http://{ctx.settings.web.host}:{ctx.settings.web.port}/[/bold] "
-                "(no login yet: accounts and the access gate come with the accountability core)\n"
-                "press Ctrl-C to stop; open segments are closed and indexed on the way out",
-                highlight=False,
-            )
-            uvicorn.run(
-                create_app(ctx.db, recorder),
-                host=ctx.settings.web.host,
-                port=ctx.settings.web.port,
-                log_level="warning",
-            )
-        finally:
-            recorder.stop()
+        table = "".join(f"  {u:<10} {p:<14} {r}\n" for u, p, r in logins)
+        serve.run(
+            ctx,
+            console,
+            banner=(
+                f"custos demo: {cameras} camera(s) of {SCHOOL}, policy packs CN + HB\n"
+                f"logins (also in {ctx.settings.data_dir / 'demo-logins.txt'}):\n{table}"
+            ),
+        )
     finally:
         sim.stop()

@@ -1,4 +1,5 @@
-"""The command line: `custos demo`, `custos record`, `custos cameras …`, `custos segments …`."""
+"""The command line: `custos demo`, `serve`, `record`, `verify`, `sweep`, `export`, and groups for cameras,
+segments, outages, units, users, holds, access records and the ledger."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from custos.auth.people import unit_by_name
 from custos.catalog.models import Camera, Outage, Segment
-from custos.cli.context import open_context
+from custos.cli import accounts, ledger_cmds, records
+from custos.cli.common import ConfigOpt, DataOpt, console, err, fail
+from custos.context import open_context
 from custos.errors import CustosError, Kind
 from custos.ingest.naming import check_camera_name
 from custos.ingest.urls import redact
+from custos.ledger import log
 
 app = typer.Typer(no_args_is_help=True, help="custos: an accountable video management system.")
 cameras_app = typer.Typer(no_args_is_help=True, help="Register and list cameras.")
@@ -26,16 +30,15 @@ outages_app = typer.Typer(no_args_is_help=True, help="List recording outages (HB
 app.add_typer(cameras_app, name="cameras")
 app.add_typer(segments_app, name="segments")
 app.add_typer(outages_app, name="outages")
-console = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML configuration file.")]
-DataOpt = Annotated[Path | None, typer.Option("--data", help="Data folder (overrides the configuration).")]
-
-
-def fail(exc: CustosError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(2)
+app.add_typer(accounts.units_app, name="units")
+app.add_typer(accounts.users_app, name="users")
+app.add_typer(records.holds_app, name="holds")
+app.add_typer(records.access_app, name="access")
+app.add_typer(ledger_cmds.ledger_app, name="ledger")
+app.command("export")(records.export)
+app.command("verify")(ledger_cmds.verify)
+app.command("sweep")(ledger_cmds.sweep)
+segments_app.command("delete")(records.segments_delete)
 
 
 @cameras_app.command("add")
@@ -45,6 +48,7 @@ def cameras_add(
     config: ConfigOpt = None,
     data: DataOpt = None,
     disabled: Annotated[bool, typer.Option(help="Register without recording it yet.")] = False,
+    unit: Annotated[str | None, typer.Option(help="The unit that runs the camera (see `custos units`).")] = None,
 ) -> None:
     """Register a camera by NAME and its RTSP URL."""
     try:
@@ -57,7 +61,11 @@ def cameras_add(
         with ctx.db.session() as s:
             if s.scalar(select(Camera).where(Camera.name == name)) is not None:
                 raise CustosError(Kind.FAILED_PRECONDITION, f"a camera named {name!r} is registered already")
-            s.add(Camera(name=name, url=url, enabled=not disabled))
+            unit_id = unit_by_name(s, unit).id if unit else None
+            cam = Camera(name=name, url=url, enabled=not disabled, unit_id=unit_id)
+            s.add(cam)
+            s.flush()
+            log.append(s, "camera.added", {"camera": name, "url": redact(url), "unit": unit, "enabled": not disabled})
     except CustosError as exc:
         raise fail(exc) from None
     console.print(f"registered camera [bold]{name}[/bold] ({redact(url)})")
@@ -156,6 +164,7 @@ def record(
 ) -> None:
     """Record every enabled camera until stopped (SIGINT or SIGTERM closes segments cleanly)."""
     from custos.ingest.recorder import Recorder
+    from custos.ledger.publish import Publisher
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {"recorder": {"backend": backend}} if backend else {}
@@ -167,12 +176,15 @@ def record(
         raise fail(exc) from None
     if report.recovered or report.reindexed:
         console.print(f"recovered {len(report.recovered)} and re-indexed {len(report.reindexed)} segment(s)")
+    publisher = Publisher(ctx.db, ctx.settings)  # segment hashes enter the ledger; sign heads over them
     rec.start()
+    publisher.start()
     console.print(f"recording {len(rec.cams)} camera(s) into {ctx.settings.footage_root}", highlight=False)
     try:
         _wait_for_signal()
     finally:
         rec.stop()
+        publisher.stop()
     console.print("stopped; every open segment was closed and indexed")
 
 
@@ -193,6 +205,18 @@ def demo(
         run_demo(
             data=data, cameras=cameras, port=port, width=width, height=height, segment_s=segment_s, console=console
         )
+    except CustosError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def serve(config: ConfigOpt = None, data: DataOpt = None) -> None:
+    """Run a deployment: record every enabled camera, sign tree heads, sweep expired footage, serve the console."""
+    from custos.cli import serve as serving
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        serving.run(open_context(config, data, publish=True), console)
     except CustosError as exc:
         raise fail(exc) from None
 

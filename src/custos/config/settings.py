@@ -57,6 +57,44 @@ class WebSettings(BaseModel):
     port: int = Field(8080, ge=0, le=65535, description="Port the console listens on (0: any free port).")
 
 
+class AuthSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    session_ttl_s: int = Field(8 * 3600, gt=0, description="A login lasts this long (one shift), then ends.")
+    max_failures: int = Field(
+        5, ge=1, description="Failed logins of one account within failure_window_s before it is throttled."
+    )
+    max_failures_per_address: int = Field(
+        20, ge=1, description="Failed logins from one client address within the window."
+    )
+    failure_window_s: int = Field(15 * 60, gt=0, description="Window over which failed logins are counted.")
+    min_password_length: int = Field(10, ge=8, description="Shortest password accepted.")
+    argon2_memory_kib: int = Field(65536, ge=1024, description="argon2id memory per hash (RFC 9106: 64 MiB).")
+    argon2_time_cost: int = Field(3, ge=1, description="argon2id passes per hash.")
+
+
+class LedgerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_file: Path | None = Field(
+        None,
+        description="Ed25519 key that signs tree heads, kept outside the database; default DATA_DIR/keys/ledger.key.",
+    )
+    witness_file: Path | None = Field(
+        None,
+        description="Append-only copy of every signed tree head outside the data folder; default DATA_DIR.witness beside it.",
+    )
+    origin: str | None = Field(None, description="The checkpoint origin line; default custos/<key id>.")
+    checkpoint_interval_s: float = Field(60.0, gt=0, description="A new tree head is signed at least this often.")
+
+
+class PolicySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    packs: tuple[str, ...] = Field(("CN",), min_length=1, description="Policy packs in force, e.g. ['CN', 'HB'].")
+    local_pack: Path | None = Field(None, description="A deployment's own pack (TOML), stacked on top of `packs`.")
+
+
 class Settings(BaseSettings):
     """Everything a custos process needs to know, validated once at start."""
 
@@ -67,6 +105,9 @@ class Settings(BaseSettings):
     recorder: RecorderSettings = RecorderSettings()
     storage: StorageSettings = StorageSettings()
     web: WebSettings = WebSettings()
+    auth: AuthSettings = AuthSettings()
+    ledger: LedgerSettings = LedgerSettings()
+    policy: PolicySettings = PolicySettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -84,6 +125,18 @@ class Settings(BaseSettings):
     @property
     def footage_root(self) -> Path:
         return self.storage.root or self.data_dir / "footage"
+
+    @property
+    def key_file(self) -> Path:
+        return self.ledger.key_file or self.data_dir / "keys" / "ledger.key"
+
+    @property
+    def witness_file(self) -> Path:
+        """Outside the data folder, so that replacing the folder (database and log together) is detected."""
+        if self.ledger.witness_file is not None:
+            return self.ledger.witness_file
+        data = self.data_dir.resolve()
+        return data.parent / f"{data.name}.witness"
 
     @classmethod
     def settings_customise_sources(

@@ -36,7 +36,12 @@ def assemble_clip(
         segs = list(
             s.scalars(
                 select(Segment)
-                .where(Segment.camera_id == cam.id, Segment.end_utc > start_utc, Segment.start_utc < end_utc)
+                .where(
+                    Segment.camera_id == cam.id,
+                    Segment.end_utc > start_utc,
+                    Segment.start_utc < end_utc,
+                    Segment.deleted_at.is_(None),
+                )
                 .order_by(Segment.start_90k)
             )
         )

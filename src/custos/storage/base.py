@@ -83,3 +83,8 @@ class Storage(Protocol):
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
 
     def free_bytes(self) -> int: ...
+
+    def expire(self, key: str) -> bool:
+        """Remove an object whose retention has ended. Only the retention sweeper calls this, after the
+        ledger has recorded the deletion (HB-17.6, CN-17); True if it was there. S3 Object Lock refuses
+        it on its own before the retention date."""

@@ -275,3 +275,14 @@ class LocalStorage:
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free
+
+    def expire(self, key: str) -> bool:
+        path = self.object_path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise _io_error("expire", key, e) from e
+        _fsync_dir(path.parent)
+        return True

@@ -1,0 +1,220 @@
+"""The gate: authenticate, ask policy, write the access record to the catalog and the ledger, and only
+then open footage; after the last byte, write the outcome and the bytes served.
+
+Fail closed: the record is committed before `open` returns a grant, and a grant is the only object that
+reads footage for a reader. If the record cannot be written (database down, ledger broken, disk full),
+`open` raises and nothing is read. Refused and unauthenticated requests are entered in the ledger too,
+so that an inspector sees the attempts as well as the uses (HB-17.3, BJ-13.2, BJ-17.3, CN-16).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from custos.auth.principal import Principal
+from custos.auth.sessions import authenticate
+from custos.catalog.db import Database
+from custos.catalog.models import AccessRecord, Camera
+from custos.errors import CustosError, Kind
+from custos.gate.request import AccessRequest
+from custos.gate.rules import CameraRef, decide
+from custos.ledger import log
+from custos.media.clip import ClipInfo
+from custos.media.footage import assemble_clip
+from custos.policy import Policy
+from custos.storage.base import Storage
+
+_log = logging.getLogger(__name__)
+
+OUTCOMES = ("completed", "failed", "aborted")
+
+
+def record_fields(
+    who: Principal, req: AccessRequest, now: dt.datetime, allowed: bool, keys: tuple[str, ...], reason: str
+) -> dict[str, Any]:
+    """The access record as entered in the ledger; the catalog row holds the same fields and the entry's seq."""
+    return {
+        "person_id": who.person_id,
+        "username": who.username,
+        "full_name": who.full_name,
+        "unit": who.unit,
+        "role": who.role.value,
+        "mode": req.mode.value,
+        "purpose": req.purpose,
+        "legal_basis": req.legal_basis,
+        "approval_ref": req.approval_ref,
+        "destination": req.destination,
+        "cameras": list(req.cameras),
+        "start_utc": req.start_utc,
+        "end_utc": req.end_utc,
+        "client_address": req.client_address,
+        "requested_at": now,
+        "allowed": allowed,
+        "keys": list(keys),
+        "reason": reason,
+    }
+
+
+class _Counter:
+    """A file-like sink that counts what passes through it."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.n = 0
+
+    def write(self, data: bytes) -> int:
+        self.out.write(data)
+        self.n += len(data)
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.out, name)
+
+
+class Grant:
+    """Permission to read exactly what was recorded: these cameras, this range. Finish it exactly once."""
+
+    def __init__(self, gate: Gate, principal: Principal, request: AccessRequest, record_id: int, seq: int) -> None:
+        self.gate = gate
+        self.principal = principal
+        self.request = request
+        self.record_id = record_id
+        self.seq = seq
+        self.bytes_served = 0
+        self.finished: str | None = None
+
+    def clip(self, camera: str, out: BinaryIO) -> ClipInfo:
+        """Write the granted range of `camera` as one MP4 into `out`."""
+        if self.finished is not None:
+            raise CustosError(Kind.FAILED_PRECONDITION, f"access record {self.record_id} is finished already")
+        if camera not in self.request.cameras:
+            raise CustosError(
+                Kind.PERMISSION_DENIED, f"camera {camera!r} is not part of access record {self.record_id}"
+            )
+        if self.request.start_utc is None or self.request.end_utc is None:
+            raise CustosError(Kind.INVALID_ARGUMENT, "a clip needs the time range of the request")
+        sink = _Counter(out)
+        try:
+            return assemble_clip(
+                self.gate.db, self.gate.storage, camera, self.request.start_utc, self.request.end_utc, sink
+            )  # type: ignore[arg-type]
+        finally:
+            self.bytes_served += sink.n
+
+    def stream(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """Pass `chunks` to a client, counting them, and record the outcome when the stream ends."""
+        outcome = "failed"
+        try:
+            for chunk in chunks:
+                self.bytes_served += len(chunk)
+                yield chunk
+            outcome = "completed"
+        except GeneratorExit:
+            outcome = "aborted"
+            raise
+        finally:
+            self.finish(outcome)
+
+    def finish(self, outcome: str, bytes_served: int | None = None) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome {outcome!r} is not one of {OUTCOMES}")
+        if self.finished is not None:
+            return
+        self.finished = outcome
+        if bytes_served is not None:
+            self.bytes_served = bytes_served
+        now = dt.datetime.now(dt.UTC)
+        try:
+            with self.gate.db.session() as s:
+                entry = log.append(
+                    s,
+                    "access.outcome",
+                    {"access_seq": self.seq, "outcome": outcome, "bytes_served": self.bytes_served, "finished_at": now},
+                )
+                rec = s.get(AccessRecord, self.record_id)
+                assert rec is not None
+                rec.outcome, rec.bytes_served, rec.finished_at, rec.outcome_seq = (
+                    outcome,
+                    self.bytes_served,
+                    now,
+                    entry.seq,
+                )
+        except (SQLAlchemyError, CustosError):
+            # The bytes are out; the record of the use stands, its outcome stays open for an inspector to see.
+            _log.exception("access record %d: could not record the outcome %s", self.record_id, outcome)
+
+    def __enter__(self) -> Grant:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.finish("completed" if exc_type is None else "failed")
+
+
+class Gate:
+    def __init__(
+        self,
+        db: Database,
+        storage: Storage,
+        policy: Policy,
+        *,
+        after_record: Callable[[AccessRecord], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.storage = storage
+        self.policy = policy
+        self._after_record = after_record  # a point for crash tests: the record is durable, nothing is served yet
+
+    def open(self, token: str | None, req: AccessRequest, *, now: dt.datetime | None = None) -> Grant:
+        """Authenticate, decide, record; return a grant, or raise the refusal (recorded too)."""
+        now = now or dt.datetime.now(dt.UTC)
+        register = self.policy.keys_for("access.register")
+        try:
+            with self.db.session() as s:
+                try:
+                    who = authenticate(s, token, now=now)
+                except CustosError as e:
+                    unauthenticated = e
+                else:
+                    unauthenticated = None
+                    rows = s.execute(select(Camera.name, Camera.unit_id).where(Camera.name.in_(req.cameras))).all()
+                    ruling = decide(self.policy, who, [CameraRef(r.name, r.unit_id) for r in rows], req, now)
+                    d = ruling.decision
+                    fields = record_fields(who, req, now, d.allowed, tuple(d.keys), d.reason)
+                    entry = log.append(s, "access", fields, at=now)
+                    rec = AccessRecord(**fields, seq=entry.seq)
+                    s.add(rec)
+                    s.flush()
+                if unauthenticated is not None:
+                    log.append(
+                        s,
+                        "access.unauthenticated",
+                        {
+                            "mode": req.mode.value,
+                            "cameras": list(req.cameras),
+                            "client_address": req.client_address,
+                            "why": unauthenticated.message,
+                        },
+                        at=now,
+                    )
+        except (SQLAlchemyError, CustosError) as e:
+            if isinstance(e, CustosError) and e.kind is not Kind.FAILED_PRECONDITION:
+                raise
+            _log.error("access record not written, nothing served: %s", e)
+            raise CustosError(
+                Kind.UNAVAILABLE,
+                "the access record could not be written, so nothing is served; try again later",
+                keys=register,
+            ) from e
+        if unauthenticated is not None:
+            raise unauthenticated
+        if not d.allowed:
+            raise CustosError(ruling.kind, d.reason, keys=tuple(d.keys))
+        if self._after_record is not None:
+            self._after_record(rec)
+        return Grant(self, who, req, rec.id, entry.seq)

@@ -1,0 +1,117 @@
+"""Every route that emits footage. Each opens the gate first: the access record is committed before the
+first byte, and the outcome with the bytes served after the last (DESIGN principle 1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Iterator
+from typing import Annotated, BinaryIO
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from custos.gate import AccessRequest, Mode
+from custos.media.thumbnail import thumbnail_jpeg
+from custos.web.deps import Ctx, client_address, token_of
+
+router = APIRouter(prefix="/api/v1", tags=["footage"])
+CHUNK = 256 * 1024
+
+Purpose = Annotated[str, Query(description="Why the footage is used (HB-17.3, BJ-13.2, CN-16).")]
+LegalBasis = Annotated[str | None, Query(description="For authorities: the law they act under (CN-20).")]
+Approval = Annotated[str | None, Query(description="For authorities: the approval document (HB-16, BJ-17).")]
+
+
+def _chunks(f: BinaryIO) -> Iterator[bytes]:
+    try:
+        f.seek(0)
+        while chunk := f.read(CHUNK):
+            yield chunk
+    finally:
+        f.close()
+
+
+@router.get("/cameras/{camera}/clip.mp4", response_class=Response, responses={200: {"content": {"video/mp4": {}}}})
+def clip(
+    camera: str,
+    request: Request,
+    ctx: Ctx,
+    start: dt.datetime,
+    end: dt.datetime,
+    purpose: Purpose = "",
+    download: bool = False,
+    destination: str | None = None,
+    legal_basis: LegalBasis = None,
+    approval_ref: Approval = None,
+) -> Response:
+    """One MP4 of CAMERA from START to END (aware ISO 8601 times), cut at keyframes, never re-encoded.
+    `download=true` serves it as a file to keep, which needs a destination."""
+    req = AccessRequest(
+        mode=Mode.DOWNLOAD if download else Mode.PLAYBACK,
+        cameras=(camera,),
+        purpose=purpose,
+        start_utc=_aware(start),
+        end_utc=_aware(end),
+        legal_basis=legal_basis,
+        approval_ref=approval_ref,
+        destination=destination,
+        client_address=client_address(request),
+    )
+    grant = ctx.gate.open(token_of(request), req)
+    buf = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+    try:
+        grant.clip(camera, buf)
+    except BaseException:
+        buf.close()
+        grant.finish("failed")
+        raise
+    size = grant.bytes_served
+    grant.bytes_served = 0  # counted again as the client takes them
+    headers = {"Content-Length": str(size), "X-Custos-Access-Record": str(grant.record_id), "Cache-Control": "no-store"}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="{camera}-{req.start_utc:%Y%m%dT%H%M%SZ}.mp4"'
+    return StreamingResponse(grant.stream(_chunks(buf)), media_type="video/mp4", headers=headers)
+
+
+@router.get(
+    "/cameras/{camera}/thumbnail.jpg", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}}
+)
+def thumbnail(
+    camera: str,
+    request: Request,
+    ctx: Ctx,
+    at: dt.datetime,
+    purpose: Purpose = "",
+    width: Annotated[int, Query(ge=16, le=1920)] = 320,
+    legal_basis: LegalBasis = None,
+    approval_ref: Approval = None,
+) -> Response:
+    """A JPEG of the keyframe at or before AT: a picture of footage is footage, so it passes the gate."""
+    at_utc = _aware(at)
+    req = AccessRequest(
+        mode=Mode.THUMBNAIL,
+        cameras=(camera,),
+        purpose=purpose,
+        start_utc=at_utc,
+        end_utc=at_utc + dt.timedelta(seconds=1),
+        legal_basis=legal_basis,
+        approval_ref=approval_ref,
+        client_address=client_address(request),
+    )
+    with ctx.gate.open(token_of(request), req) as grant:
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buf:
+            grant.clip(camera, buf)
+            buf.seek(0)
+            jpeg = thumbnail_jpeg(buf, width)  # type: ignore[arg-type]
+        grant.bytes_served = len(jpeg)
+    headers = {"X-Custos-Access-Record": str(grant.record_id), "Cache-Control": "no-store"}
+    return Response(jpeg, media_type="image/jpeg", headers=headers)
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    from custos.errors import CustosError, Kind
+
+    if t.tzinfo is None:
+        raise CustosError(Kind.INVALID_ARGUMENT, f"time {t.isoformat()} has no offset: give UTC (…Z) or an offset")
+    return t.astimezone(dt.UTC)

@@ -1,0 +1,249 @@
+"""Records an inspector works with: access records, holds, deleting a segment (refused inside
+retention), tree heads and proofs of the ledger."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from custos.auth.principal import Principal, Role
+from custos.catalog.models import AccessRecord, TreeHead
+from custos.errors import CustosError, Kind
+from custos.ledger import log
+from custos.retention.holds import list_holds, place_hold, release_hold
+from custos.retention.sweeper import delete_segment
+from custos.web.deps import Ctx, Who
+
+router = APIRouter(prefix="/api/v1", tags=["records"])
+SEARCH = {Role.INSPECTOR, Role.AUDITOR, Role.UNIT_ADMIN, Role.PSB_OFFICER, Role.PSB_APPROVER}
+
+
+def _b64(h: bytes) -> str:
+    return base64.b64encode(h).decode()
+
+
+def _record(r: AccessRecord) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "seq": r.seq,
+        "username": r.username,
+        "full_name": r.full_name,
+        "unit": r.unit,
+        "role": r.role,
+        "mode": r.mode,
+        "purpose": r.purpose,
+        "legal_basis": r.legal_basis,
+        "approval_ref": r.approval_ref,
+        "destination": r.destination,
+        "cameras": r.cameras,
+        "start_utc": r.start_utc,
+        "end_utc": r.end_utc,
+        "client_address": r.client_address,
+        "requested_at": r.requested_at,
+        "allowed": r.allowed,
+        "keys": r.keys,
+        "reason": r.reason,
+        "outcome": r.outcome,
+        "bytes_served": r.bytes_served,
+        "finished_at": r.finished_at,
+    }
+
+
+@router.get("/access-records")
+def access_records(
+    ctx: Ctx,
+    who: Who,
+    username: str | None = None,
+    camera: str | None = None,
+    mode: str | None = None,
+    allowed: bool | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Search access records, newest first. Inspectors, auditors and PSB staff see all; a unit admin their unit's."""
+    if who.role not in SEARCH:
+        raise CustosError(
+            Kind.PERMISSION_DENIED,
+            f"a {who.role.value} may not search access records",
+            keys=ctx.policy.keys_for("access.authorised_staff_only"),
+        )
+    q = select(AccessRecord)
+    if who.role is Role.UNIT_ADMIN:
+        q = q.where(AccessRecord.unit == who.unit)
+    if username:
+        q = q.where(AccessRecord.username == username)
+    if mode:
+        q = q.where(AccessRecord.mode == mode)
+    if allowed is not None:
+        q = q.where(AccessRecord.allowed == allowed)
+    if since:
+        q = q.where(AccessRecord.requested_at >= since)
+    if until:
+        q = q.where(AccessRecord.requested_at < until)
+    with ctx.db.session() as s:
+        rows = s.scalars(q.order_by(AccessRecord.requested_at.desc(), AccessRecord.id.desc())).all()
+    if camera:  # cameras is a JSON list; filter here to stay portable across SQLite and PostgreSQL
+        rows = [r for r in rows if camera in r.cameras]
+    page = rows[offset : offset + limit]
+    return {"total": len(rows), "offset": offset, "items": [_record(r) for r in page]}
+
+
+class NewHold(BaseModel):
+    camera: str
+    start: dt.datetime
+    end: dt.datetime
+    reason: str = Field(min_length=1)
+    case_ref: str | None = None
+    retention_class: str | None = Field(None, description="e.g. 'serious' for footage of crimes and emergencies.")
+
+
+def _hold_out(h: Any, camera: str, owner: str) -> dict[str, Any]:
+    return {
+        "id": h.id,
+        "camera": camera,
+        "start_utc": h.start_utc,
+        "end_utc": h.end_utc,
+        "reason": h.reason,
+        "case_ref": h.case_ref,
+        "retention_class": h.retention_class,
+        "owner": owner,
+        "created_at": h.created_at,
+        "released_at": h.released_at,
+        "release_reason": h.release_reason,
+        "seq": h.seq,
+    }
+
+
+def _aware(t: dt.datetime, what: str) -> dt.datetime:
+    if t.tzinfo is None:
+        raise CustosError(Kind.INVALID_ARGUMENT, f"{what} {t.isoformat()} has no offset: give UTC (…Z)")
+    return t.astimezone(dt.UTC)
+
+
+@router.post("/holds", status_code=201)
+def add_hold(body: NewHold, ctx: Ctx, who: Who) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        h = place_hold(
+            s,
+            ctx.policy,
+            who,
+            camera=body.camera,
+            start_utc=_aware(body.start, "start"),
+            end_utc=_aware(body.end, "end"),
+            reason=body.reason,
+            case_ref=body.case_ref,
+            retention_class=body.retention_class,
+        )
+        return _hold_out(h, body.camera, who.username)
+
+
+@router.get("/holds")
+def get_holds(ctx: Ctx, who: Who, camera: str | None = None, active: bool = False) -> list[dict[str, Any]]:
+    _ = who
+    with ctx.db.session() as s:
+        return [_hold_out(h, c, o) for h, c, o in list_holds(s, camera=camera, active_only=active)]
+
+
+class Release(BaseModel):
+    reason: str = Field(min_length=1)
+
+
+@router.post("/holds/{hold_id}/release")
+def end_hold(hold_id: int, body: Release, ctx: Ctx, who: Who) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        h = release_hold(s, ctx.policy, who, hold_id, body.reason)
+        return {"id": h.id, "released_at": h.released_at, "release_reason": h.release_reason}
+
+
+@router.delete("/segments/{segment_id}")
+def delete(segment_id: int, ctx: Ctx, who: Who, reason: str = "") -> dict[str, Any]:
+    """Delete one original. Inside its retention period or on hold this is refused for everyone."""
+    d = delete_segment(ctx.db, ctx.storage, ctx.policy, who, segment_id, reason)
+    return {"deleted": segment_id, "reason": d.reason, "keys": list(d.keys)}
+
+
+# The ledger ---------------------------------------------------------------------------------------------
+
+
+def _may_audit(ctx: Ctx, who: Principal) -> None:
+    if who.role not in SEARCH:
+        raise CustosError(
+            Kind.PERMISSION_DENIED,
+            f"a {who.role.value} may not read the ledger",
+            keys=ctx.policy.keys_for("access.authorised_staff_only"),
+        )
+
+
+@router.get("/ledger/checkpoint", response_class=PlainTextResponse)
+def checkpoint(ctx: Ctx, who: Who) -> str:
+    """The latest signed tree head, as a C2SP checkpoint (text/plain)."""
+    _may_audit(ctx, who)
+    with ctx.db.session() as s:
+        th = s.scalar(select(TreeHead).order_by(TreeHead.size.desc(), TreeHead.id.desc()).limit(1))
+    if th is None:
+        raise CustosError(Kind.NOT_FOUND, "no tree head has been signed yet")
+    return th.checkpoint
+
+
+@router.post("/ledger/checkpoint", response_class=PlainTextResponse)
+def sign_now(ctx: Ctx, who: Who) -> str:
+    """Sign a tree head over the ledger as it is now (on demand, besides the interval)."""
+    _may_audit(ctx, who)
+    if ctx.publisher is None:
+        raise CustosError(Kind.UNAVAILABLE, "this process does not sign tree heads")
+    th = ctx.publisher.publish(force=True)
+    if th is None:
+        raise CustosError(Kind.FAILED_PRECONDITION, "the ledger is empty: there is nothing to sign")
+    return th.checkpoint
+
+
+@router.get("/ledger/entries/{seq}")
+def ledger_entry(seq: int, ctx: Ctx, who: Who, tree_size: int | None = None) -> dict[str, Any]:
+    """One entry, its leaf hash and its inclusion proof in the tree of `tree_size` entries (default: the
+    latest signed tree head), to check with RFC 9162 §2.1.3.2 against that signed root."""
+    _may_audit(ctx, who)
+    with ctx.db.session() as s:
+        e = log.entry(s, seq)
+        size = tree_size if tree_size is not None else _latest_signed_size(s)
+        proof = log.prove_inclusion(s, seq, size)
+        root = log.root_at(s, size)
+    return {
+        "seq": e.seq,
+        "kind": e.kind,
+        "data": e.data.decode(),
+        "leaf_hash": _b64(e.leaf_hash),
+        "tree_size": size,
+        "root_hash": _b64(root),
+        "inclusion_proof": [_b64(h) for h in proof],
+    }
+
+
+@router.get("/ledger/consistency")
+def consistency(ctx: Ctx, who: Who, first: int, second: int) -> dict[str, Any]:
+    """Proof that the tree of SECOND entries extends the tree of FIRST (RFC 9162 §2.1.4.2)."""
+    _may_audit(ctx, who)
+    with ctx.db.session() as s:
+        proof = log.prove_consistency(s, first, second)
+        roots = log.root_at(s, first), log.root_at(s, second)
+    return {
+        "first": first,
+        "second": second,
+        "first_root": _b64(roots[0]),
+        "second_root": _b64(roots[1]),
+        "proof": [_b64(h) for h in proof],
+    }
+
+
+def _latest_signed_size(s: Any) -> int:
+    size = s.scalar(select(TreeHead.size).order_by(TreeHead.size.desc()).limit(1))
+    if size is None:
+        raise CustosError(Kind.NOT_FOUND, "no tree head has been signed yet: give tree_size")
+    return int(size)

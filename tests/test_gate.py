@@ -1,0 +1,154 @@
+"""The gate: every use of footage is recorded before the first byte, refused uses too, and nothing is
+served when the record cannot be written (HB-17.3, BJ-13.2, BJ-17.3, CN-16; DESIGN principle 1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from custos.catalog.db import Database
+from custos.catalog.models import AccessRecord, LedgerEntry
+from custos.errors import CustosError, Kind
+from custos.gate import AccessRequest, Mode
+from custos.ledger import log
+
+from deployment import Deployment, Recorded, make_deployment
+from probe import decode_errors, ffprobe_json
+
+
+@pytest.fixture
+def dep(tmp_path: Path, db: Database, recorded: Recorded) -> Deployment:
+    return make_deployment(tmp_path, db, recorded)
+
+
+def playback(dep: Deployment, **kw: object) -> AccessRequest:
+    assert dep.start_utc and dep.end_utc
+    fields: dict[str, object] = dict(
+        mode=Mode.PLAYBACK,
+        cameras=("cam01",),
+        purpose="check of the school gate after a reported fight",
+        start_utc=dep.start_utc,
+        end_utc=dep.end_utc,
+        client_address="10.0.0.7",
+    )
+    fields.update(kw)
+    return AccessRequest(**fields)  # type: ignore[arg-type]
+
+
+def records(db: Database) -> list[AccessRecord]:
+    with db.session() as s:
+        return list(s.scalars(select(AccessRecord).order_by(AccessRecord.id)))
+
+
+def test_playback_is_recorded_before_the_first_byte_and_finished_after_the_last(
+    dep: Deployment, tmp_path: Path
+) -> None:
+    seen_before_serving: list[AccessRecord] = []
+    dep.ctx.gate._after_record = lambda rec: seen_before_serving.extend(records(dep.db))
+    out = tmp_path / "clip.mp4"
+    with dep.ctx.gate.open(dep.tokens["op"], playback(dep)) as grant, open(out, "wb") as f:
+        assert out.stat().st_size == 0
+        info = grant.clip("cam01", f)
+    # The record was committed (read back on another connection) before anything was read.
+    [before] = seen_before_serving
+    assert before.allowed and before.outcome is None and before.username == "op" and before.full_name == "Wang Fang"
+    assert (before.unit, before.role, before.mode, before.client_address) == (
+        "Riverside School",
+        "operator",
+        "playback",
+        "10.0.0.7",
+    )
+    assert before.purpose.startswith("check of the school gate") and before.cameras == ["cam01"]
+    assert set(before.keys) >= {"CN-16", "HB-17.3"}
+    [after] = records(dep.db)
+    assert after.outcome == "completed" and after.bytes_served == out.stat().st_size > 0 and after.finished_at
+    stream, _ = ffprobe_json(out)
+    assert stream["codec_name"] == "h264" and int(stream["nb_read_frames"]) == info.frame_count > 0
+    assert decode_errors(out) == ""
+    with dep.db.session() as s:
+        kinds = [e.kind for e in log.entries(s)]
+        entry = log.entry(s, after.seq)
+    assert entry.kind == "access" and entry.fields()["purpose"] == after.purpose
+    assert kinds.index("access") < kinds.index("access.outcome")
+
+
+REFUSALS = [
+    ("op", dict(start_utc=None), Kind.INVALID_ARGUMENT, "needs a start and an end"),
+    ("op", "reversed", Kind.INVALID_ARGUMENT, "reversed or empty"),
+    ("op", dict(purpose="  "), Kind.INVALID_ARGUMENT, "state the purpose"),
+    ("op", dict(cameras=("nope",)), Kind.NOT_FOUND, "no camera named 'nope'"),
+    ("op", dict(mode=Mode.EXPORT, destination="USB stick"), Kind.PERMISSION_DENIED, "may not export"),
+    ("admin", dict(mode=Mode.EXPORT), Kind.INVALID_ARGUMENT, "name where it goes"),
+    ("op2", {}, Kind.PERMISSION_DENIED, "belong to another unit"),
+    ("inspector", {}, Kind.PERMISSION_DENIED, "may not playback"),
+    ("officer", {}, Kind.PERMISSION_DENIED, "legal basis"),
+    ("officer", dict(legal_basis="PRC Police Law art. 6"), Kind.PERMISSION_DENIED, "approval document"),
+]
+
+
+@pytest.mark.parametrize(("who", "change", "kind", "message"), REFUSALS)
+def test_refusals_are_clear_recorded_and_serve_nothing(
+    dep: Deployment, who: str, change: dict[str, object] | str, kind: Kind, message: str
+) -> None:
+    if change == "reversed":
+        assert dep.start_utc and dep.end_utc
+        req = playback(dep, start_utc=dep.end_utc, end_utc=dep.start_utc)
+    else:
+        assert isinstance(change, dict)
+        req = playback(dep, **change)
+    with pytest.raises(CustosError) as e:
+        dep.ctx.gate.open(dep.tokens[who], req)
+    assert e.value.kind is kind and message in e.value.message
+    assert e.value.keys, "a refusal names the articles behind it"
+    [rec] = records(dep.db)
+    assert not rec.allowed and rec.username == who and message in rec.reason and rec.keys == list(e.value.keys)
+
+
+def test_authority_with_basis_and_approval_is_allowed_and_recorded_with_both(dep: Deployment) -> None:
+    req = playback(dep, legal_basis="PRC Police Law art. 6", approval_ref="JH-PSB-2026-0412")
+    with dep.ctx.gate.open(dep.tokens["officer"], req) as grant:
+        grant.clip("cam01", io.BytesIO())
+    [rec] = records(dep.db)
+    assert rec.allowed and (rec.legal_basis, rec.approval_ref) == ("PRC Police Law art. 6", "JH-PSB-2026-0412")
+
+
+def test_unauthenticated_and_expired_sessions_are_refused_and_entered_in_the_ledger(dep: Deployment) -> None:
+    with pytest.raises(CustosError) as e:
+        dep.ctx.gate.open(None, playback(dep))
+    assert e.value.kind is Kind.UNAUTHENTICATED
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=dep.settings.auth.session_ttl_s + 1)
+    with pytest.raises(CustosError) as e:
+        dep.ctx.gate.open(dep.tokens["op"], playback(dep), now=later)
+    assert e.value.kind is Kind.UNAUTHENTICATED and "expired" in e.value.message
+    assert records(dep.db) == []
+    with dep.db.session() as s:
+        whys = [e.fields()["why"] for e in log.entries(s) if e.kind == "access.unauthenticated"]
+    assert len(whys) == 2 and "expired" in whys[1]
+
+
+def test_when_the_record_cannot_be_written_nothing_is_served(dep: Deployment) -> None:
+    with dep.db.session() as s:
+        s.execute(text("DELETE FROM ledger_head"))  # the ledger cannot take an entry
+    out = io.BytesIO()
+    with pytest.raises(CustosError) as e:
+        grant = dep.ctx.gate.open(dep.tokens["op"], playback(dep))
+        grant.clip("cam01", out)
+    assert e.value.kind is Kind.UNAVAILABLE and "nothing is served" in e.value.message
+    assert out.getvalue() == b"" and records(dep.db) == []
+
+
+def test_a_grant_reads_only_what_was_recorded(dep: Deployment) -> None:
+    with dep.ctx.gate.open(dep.tokens["op"], playback(dep)) as grant:
+        with pytest.raises(CustosError) as e:
+            grant.clip("cam02", io.BytesIO())
+    assert e.value.kind is Kind.PERMISSION_DENIED and "not part of access record" in e.value.message
+
+
+def test_entries_and_rows_commit_together(dep: Deployment) -> None:
+    with dep.db.session() as s:
+        n_entries = s.scalar(select(text("count(*)")).select_from(LedgerEntry))
+        assert n_entries == log.head(s).size

@@ -96,8 +96,11 @@ def make_deployment(
 ) -> Deployment:
     """`db` is the test's catalog (SQLite or PostgreSQL); footage is copied in and indexed by recovery."""
     data = tmp_path / "data"
+    # The settings name the test's own catalog, so that a CLI subprocess finds the same one.
+    url = db.url if db.schema is None else f"{db.url}?options=-csearch_path%3D{db.schema}"
     settings = load_settings(
         data_dir=data,
+        database_url=url,
         policy={"packs": packs},
         ledger={"witness_file": tmp_path / "witness" / "custos.witness"},
         **{"auth": FAST_HASHING, **overrides},

@@ -152,3 +152,42 @@ def test_entries_and_rows_commit_together(dep: Deployment) -> None:
     with dep.db.session() as s:
         n_entries = s.scalar(select(text("count(*)")).select_from(LedgerEntry))
         assert n_entries == log.head(s).size
+
+
+CRASH = """
+import os, signal, sys, datetime as dt
+from custos.catalog.db import Database
+from custos.gate import AccessRequest, Gate, Mode
+from custos.policy import load_policy
+from custos.storage import LocalStorage
+
+url, schema, footage, token, start, end, out = sys.argv[1:]
+db = Database(url, schema=schema or None)
+kill = lambda rec: os.kill(os.getpid(), signal.SIGKILL)  # the record is durable; nothing is served yet
+gate = Gate(db, LocalStorage(footage), load_policy(["CN", "HB"]), after_record=kill)
+req = AccessRequest(mode=Mode.PLAYBACK, cameras=("cam01",), purpose="crash test",
+                    start_utc=dt.datetime.fromisoformat(start), end_utc=dt.datetime.fromisoformat(end))
+with open(out, "wb") as f:
+    gate.open(token, req).clip("cam01", f)
+"""
+
+
+def test_a_crash_between_the_record_and_serving_leaves_the_record_and_serves_nothing(
+    dep: Deployment, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    assert dep.start_utc and dep.end_utc
+    out = tmp_path / "served.mp4"
+    args = [dep.db.url, dep.db.schema or "", str(dep.ctx.storage.root), dep.tokens["op"]]
+    args += [dep.start_utc.isoformat(), dep.end_utc.isoformat(), str(out)]
+    r = subprocess.run([sys.executable, "-c", CRASH, *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    assert out.stat().st_size == 0, "nothing was served"
+    [rec] = records(dep.db)
+    assert rec.allowed and rec.purpose == "crash test" and rec.outcome is None and rec.bytes_served is None
+    with dep.db.session() as s:
+        assert log.entry(s, rec.seq).kind == "access"
+        assert log.head(s).size == rec.seq + 1  # the record's entry is the last: no outcome was written

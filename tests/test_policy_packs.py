@@ -106,7 +106,7 @@ def test_hb_alone_keeps_standard_footage_15_days_and_serious_footage_two_years()
     std = hb.retention_days("standard")
     assert (std.value, std.keys, std.pack, std.uncertain) == (15, ("HB-17.6",), "HB", False)
     serious = hb.retention_days("serious")
-    assert (serious.value, serious.keys, serious.pack) == (730, ("HB-17.6",), "HB")
+    assert (serious.value, serious.keys, serious.pack) == (731, ("HB-17.6",), "HB")
 
 
 def test_bj_alone_leaves_retention_unset_and_uncertain() -> None:
@@ -145,7 +145,7 @@ def test_cn_and_hb_standard_retention_is_the_stricter_30_days_citing_both() -> N
 
 def test_cn_and_hb_serious_retention_is_hubeis_two_years() -> None:
     r = load_policy(["CN", "HB"]).retention_days("serious")
-    assert (r.value, r.pack) == (730, "HB")
+    assert (r.value, r.pack) == (731, "HB")
     assert r.keys[0] == "HB-17.6" and set(r.keys) == {"HB-17.6", "CN-17"}
 
 

@@ -64,15 +64,15 @@ def add_person(
     password: str,
     auth: AuthSettings,
     actor: Principal | None = None,
+    keys: tuple[str, ...] = (),
 ) -> Person:
-    """Create an account for one named person. `actor` None means the local administrator (the CLI)."""
+    """Create an account for one named person. `actor` None means the local administrator (the CLI);
+    `keys` are the packs' keys for authorised staff, cited by refusals."""
     username, full_name = username.strip(), full_name.strip()
     if not username or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise CustosError(Kind.INVALID_ARGUMENT, f"username {username!r}: use letters, digits, '.', '-' and '_'")
     if not full_name:
-        raise CustosError(
-            Kind.INVALID_ARGUMENT, "an account belongs to a named person: give the full name", keys=("BJ-14",)
-        )
+        raise CustosError(Kind.INVALID_ARGUMENT, "an account belongs to a named person: give the full name", keys=keys)
     try:
         role_ = Role(role)
     except ValueError:
@@ -92,7 +92,7 @@ def add_person(
             raise CustosError(
                 Kind.PERMISSION_DENIED,
                 f"{actor.describe()} may not create a {role_.value} account in {unit_.name}",
-                keys=("BJ-14",),
+                keys=keys,
             )
     if session.scalar(select(Person.id).where(Person.username == username)) is not None:
         raise CustosError(Kind.FAILED_PRECONDITION, f"an account named {username!r} exists already")
@@ -122,12 +122,12 @@ def add_person(
     return person
 
 
-def set_active(session: Session, username: str, active: bool, *, actor: Principal | None = None) -> Person:
+def set_active(
+    session: Session, username: str, active: bool, *, actor: Principal | None = None, keys: tuple[str, ...] = ()
+) -> Person:
     person = person_by_username(session, username)
     if actor is not None and (actor.role is not Role.UNIT_ADMIN or actor.unit_id != person.unit_id):
-        raise CustosError(
-            Kind.PERMISSION_DENIED, f"{actor.describe()} may not change {username}'s account", keys=("BJ-14",)
-        )
+        raise CustosError(Kind.PERMISSION_DENIED, f"{actor.describe()} may not change {username}'s account", keys=keys)
     person.active = active
     log.append(
         session, "person.changed", {"person_id": person.id, "username": username, "active": active, "by": _actor(actor)}

@@ -176,7 +176,10 @@ def record(
         raise fail(exc) from None
     if report.recovered or report.reindexed:
         console.print(f"recovered {len(report.recovered)} and re-indexed {len(report.reindexed)} segment(s)")
-    publisher = Publisher(ctx.db, ctx.settings)  # segment hashes enter the ledger; sign heads over them
+    try:
+        publisher = Publisher(ctx.db, ctx.settings)  # segment hashes enter the ledger; sign heads over them
+    except CustosError as exc:
+        raise fail(exc) from None
     rec.start()
     publisher.start()
     console.print(f"recording {len(rec.cams)} camera(s) into {ctx.settings.footage_root}", highlight=False)

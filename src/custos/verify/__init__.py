@@ -26,8 +26,8 @@ def verify(
     settings: Settings, policy: Policy, *, vkey: str | None = None, footage: bool = True, threads: int = 2
 ) -> Report:
     report = Report()
-    integrity = policy.keys_for("security.integrity")
     originals = policy.keys_for("footage.no_deletion")
+    integrity = tuple(dict.fromkeys(policy.keys_for("security.integrity") + originals))
     register = policy.keys_for("access.register")
     holds = policy.keys_for("retention.keep")
     verifier = load_verifier(settings, vkey)

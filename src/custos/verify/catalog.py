@@ -62,8 +62,13 @@ def check_access(s: Session, r: Replayed, report: Report, keys: tuple[str, ...])
         report.rows_checked += 1
         subject = f"access record #{rec.id} (ledger entry {rec.seq})"
         entry = r.access.get(rec.seq)
-        if entry is None:
-            report.add("access.unrecorded_row", subject, "an access record the ledger never recorded", keys)
+        if entry is None or rec.seq in seen:
+            what = (
+                "a second row for one access the ledger recorded once"
+                if entry
+                else "an access record the ledger never recorded"
+            )
+            report.add("access.unrecorded_row", subject, what, keys)
             continue
         seen.add(rec.seq)
         changed = _diff({f: getattr(rec, f) for f in ACCESS_FIELDS}, entry)
@@ -92,13 +97,15 @@ def check_holds(s: Session, r: Replayed, report: Report, keys: tuple[str, ...]) 
         select(Hold, Camera.name, Person.username)
         .join(Camera, Hold.camera_id == Camera.id)
         .join(Person, Hold.owner_id == Person.id)
-    )
+    ).all()
+    usernames: dict[int, str] = {pid: name for pid, name in s.execute(select(Person.id, Person.username))}
     for h, camera, owner in rows:
         report.rows_checked += 1
         subject = f"hold #{h.id} (ledger entry {h.seq})"
         entry = r.holds.get(h.seq)
-        if entry is None:
-            report.add("hold.unrecorded_row", subject, "a hold the ledger never recorded", keys)
+        if entry is None or h.seq in seen:
+            what = "a second row for one hold the ledger recorded once" if entry else "a hold the ledger never recorded"
+            report.add("hold.unrecorded_row", subject, what, keys)
             continue
         seen.add(h.seq)
         changed = _diff(hold_fields(h, camera, owner), entry)
@@ -107,7 +114,17 @@ def check_holds(s: Session, r: Replayed, report: Report, keys: tuple[str, ...]) 
                 "hold.row_edited", subject, f"its row was edited: {', '.join(changed)} differ from the ledger", keys
             )
         released = r.releases.get(h.seq)
-        if (h.released_at is None) != (released is None):
+        if released is None:
+            release_differs = h.released_at is not None or h.release_reason is not None or h.released_by is not None
+        else:
+            row_release = {
+                "at": h.released_at,
+                "reason": h.release_reason,
+                "by": usernames.get(h.released_by) if h.released_by is not None else None,
+                "seq": h.release_seq,
+            }
+            release_differs = bool(_diff(row_release, released))
+        if release_differs:
             report.add("hold.row_edited", subject, "its release differs from the ledger's record", keys)
     for seq in sorted(r.holds.keys() - seen):
         e = r.holds[seq]

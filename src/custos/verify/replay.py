@@ -124,13 +124,17 @@ def replay(
             try:
                 fields = json.loads(data)
             except ValueError:
-                report.add("ledger.entry_altered", f"ledger entry {seq}", "its data is not JSON", keys)
+                fields = None
+            if not isinstance(fields, dict):
+                report.add("ledger.entry_altered", f"ledger entry {seq}", "its data is not a JSON object", keys)
                 continue
             if fields.get("seq") != seq or fields.get("kind") != kind:
                 report.add(
                     "ledger.entry_altered", f"ledger entry {seq}", "its sequence number or kind was changed", keys
                 )
-            _collect(out, kind, seq, fields)
+            # What the entry says is what was hashed; the kind column is not, so it is not trusted.
+            if not _collect(out, str(fields.get("kind")), seq, fields):
+                report.add("ledger.entry_altered", f"ledger entry {seq}", "its data lacks the fields of its kind", keys)
     report.entries_replayed = f.size
     out.size, out.root = f.size, f.root()
     head = s.get(LedgerHead, 1)
@@ -145,20 +149,25 @@ def replay(
     return out
 
 
-def _collect(out: Replayed, kind: str, seq: int, fields: dict[str, Any]) -> None:
-    match kind:
-        case "segment":
-            out.segments[fields["storage_key"]] = fields
-        case "segment.deleted":
-            out.deleted[fields["storage_key"]] = fields
-        case "access":
-            out.access[seq] = fields
-        case "access.outcome":
-            out.outcomes[fields["access_seq"]] = fields
-        case "hold":
-            out.holds[seq] = fields
-        case "hold.released":
-            out.releases[fields["hold_seq"]] = fields
+def _collect(out: Replayed, kind: str, seq: int, fields: dict[str, Any]) -> bool:
+    """File the entry by kind; False if it lacks the field that kind is found by."""
+    try:
+        match kind:
+            case "segment":
+                out.segments[str(fields["storage_key"])] = fields
+            case "segment.deleted":
+                out.deleted[str(fields["storage_key"])] = fields
+            case "access":
+                out.access[seq] = fields
+            case "access.outcome":
+                out.outcomes[int(fields["access_seq"])] = fields
+            case "hold":
+                out.holds[seq] = fields
+            case "hold.released":
+                out.releases[int(fields["hold_seq"])] = fields
+    except (KeyError, TypeError, ValueError):
+        return False
+    return True
 
 
 def check_heads(

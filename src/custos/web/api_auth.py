@@ -85,6 +85,7 @@ def add_user(body: NewPerson, ctx: Ctx, who: Who) -> dict[str, Any]:
             password=body.password,
             auth=ctx.settings.auth,
             actor=who,
+            keys=ctx.policy.keys_for("access.authorised_staff_only"),
         )
         return {"username": p.username, "full_name": p.full_name, "role": p.role, "unit": body.unit or who.unit}
 
@@ -93,7 +94,11 @@ def add_user(body: NewPerson, ctx: Ctx, who: Who) -> dict[str, Any]:
 def list_users(ctx: Ctx, who: Who) -> list[dict[str, Any]]:
     """A unit admin sees their unit's accounts; inspectors and auditors see all."""
     if who.role not in {Role.UNIT_ADMIN, Role.INSPECTOR, Role.AUDITOR}:
-        raise CustosError(Kind.PERMISSION_DENIED, f"a {who.role.value} may not list accounts", keys=("BJ-14",))
+        raise CustosError(
+            Kind.PERMISSION_DENIED,
+            f"a {who.role.value} may not list accounts",
+            keys=ctx.policy.keys_for("access.authorised_staff_only"),
+        )
     with ctx.db.session() as s:
         q = select(Person, Unit.name).join(Unit, Person.unit_id == Unit.id).order_by(Person.username)
         if who.role is Role.UNIT_ADMIN:

@@ -1,0 +1,83 @@
+"""The console in a real browser (Debian's Chromium): a login, then a recent clip of each camera played
+through the gate, each viewing registered with the purpose typed in (HB-17.3, CN-16)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from custos.catalog.db import Database
+from custos.catalog.models import AccessRecord
+from custos.web.app import create_app
+
+from deployment import PASSWORD, Deployment, Recorded, make_deployment
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture
+def served(tmp_path: Path, sqlite_db: Database, recorded: Recorded) -> Iterator[tuple[Deployment, str]]:
+    dep = make_deployment(tmp_path, sqlite_db, recorded)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(dep.ctx), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the console did not start"
+        time.sleep(0.05)
+    yield dep, f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_login_then_play_a_recent_clip_of_each_camera_through_the_gate(served: tuple[Deployment, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    dep, url = served
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.fill("#username", "op")
+            page.fill("#password", "not the password")
+            page.click("#login-button")
+            page.wait_for_selector("#login-error:has-text('wrong username or password')")
+            page.fill("#password", PASSWORD)
+            page.click("#login-button")
+            page.wait_for_selector("#main:not([hidden])")
+            assert "Wang Fang" in page.inner_text("#who")
+            page.wait_for_selector("#cameras tr >> nth=1")
+            page.fill("#purpose", "morning check of the gates")
+            page.click("#play")
+            page.wait_for_function(
+                "() => { const v = [...document.querySelectorAll('#clips video')];"
+                " return v.length === 2 && v.every(x => x.readyState >= 2 && x.videoWidth === 320 && x.currentTime > 0.5); }",
+                timeout=30_000,
+            )
+            cams = page.eval_on_selector_all("#clips video", "vs => vs.map(v => v.dataset.camera)")
+        finally:
+            browser.close()
+    assert sorted(cams) == ["cam01", "cam02"]
+    with dep.db.session() as s:
+        recs = list(s.scalars(select(AccessRecord)))
+    assert recs and all(r.allowed and r.username == "op" and r.purpose == "morning check of the gates" for r in recs)
+    assert {c for r in recs for c in r.cameras} == {"cam01", "cam02"}
+    assert all(r.mode == "playback" and r.outcome in ("completed", "aborted") for r in recs)
+    assert sum(r.bytes_served or 0 for r in recs) > 0

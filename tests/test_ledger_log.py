@@ -89,3 +89,21 @@ def test_entries_are_canonical_and_refuse_what_cannot_be_replayed(db: Database) 
         log.append(s, "test", {"t": dt.datetime(2026, 11, 23, 8)})
     with pytest.raises(ValueError, match="may not be named"), db.session() as s:
         log.append(s, "test", {"seq": 5})
+
+
+def test_configuration_changes_are_entered_once_each_without_passwords(db: Database, tmp_path: object) -> None:
+    import json
+
+    from custos.config import load_settings
+    from custos.ledger.config_record import record_configuration
+    from custos.policy import load_policy
+
+    s1 = load_settings(data_dir=tmp_path, database_url="postgresql+psycopg://custos:s3cret@db/custos")
+    assert record_configuration(db, s1, load_policy(["CN"]), by="test")
+    assert not record_configuration(db, s1, load_policy(["CN"]), by="test")  # unchanged: nothing new
+    assert record_configuration(db, s1, load_policy(["CN", "HB"]), by="test")
+    with db.session() as s:
+        configs = [e for e in log.entries(s) if e.kind == "config"]
+    assert len(configs) == 2 and b"s3cret" not in configs[0].data
+    second = json.loads(configs[1].data)["settings"]["policy_in_force"]
+    assert second == {"packs": ["CN", "HB"], "retention_days": {"standard": 30, "serious": 731}}

@@ -164,6 +164,7 @@ def record(
 ) -> None:
     """Record every enabled camera until stopped (SIGINT or SIGTERM closes segments cleanly)."""
     from custos.ingest.recorder import Recorder
+    from custos.ledger.config_record import record_configuration
     from custos.ledger.publish import Publisher
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -177,6 +178,7 @@ def record(
     if report.recovered or report.reindexed:
         console.print(f"recovered {len(report.recovered)} and re-indexed {len(report.reindexed)} segment(s)")
     try:
+        record_configuration(ctx.db, ctx.settings, ctx.policy, by="custos record")
         publisher = Publisher(ctx.db, ctx.settings)  # segment hashes enter the ledger; sign heads over them
     except CustosError as exc:
         raise fail(exc) from None

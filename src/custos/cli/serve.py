@@ -12,6 +12,7 @@ from rich.console import Console
 
 from custos.context import Context
 from custos.ingest.recorder import Recorder
+from custos.ledger.config_record import record_configuration
 from custos.ledger.publish import Publisher
 from custos.retention.sweeper import sweep
 from custos.web.app import create_app
@@ -56,6 +57,7 @@ def run(ctx: Context, console: Console, *, banner: str = "") -> None:
     # uvicorn shuts down on SIGTERM and then raises the signal again with the handler it found; make that
     # handler unwind the stack like Ctrl-C, so the recorder closes its segments and a last tree head is signed.
     signal.signal(signal.SIGTERM, _interrupt)
+    record_configuration(ctx.db, ctx.settings, ctx.policy, by="custos serve")
     recorder = Recorder(ctx.settings, ctx.db, ctx.storage)
     report = recorder.prepare()
     if report.recovered or report.reindexed:

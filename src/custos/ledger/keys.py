@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from custos.durable import fsync_dir, makedirs_durable
 from custos.errors import CustosError, Kind
 
 __all__ = [
@@ -31,10 +32,8 @@ __all__ = [
     "SigningKey",
     "VerifierKey",
     "b64decode_strict",
-    "fsync_dir",
     "key_id",
     "load_or_create_key",
-    "makedirs_durable",
     "valid_key_name",
 ]
 
@@ -143,29 +142,6 @@ def b64decode_strict(s: str) -> bytes | None:
     return raw if base64.b64encode(raw).decode() == s else None
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def makedirs_durable(path: Path, mode: int = 0o777) -> None:
-    """Create `path` and its missing parents, fsyncing each parent whose entries changed."""
-    missing: list[Path] = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode)
-        except FileExistsError:
-            pass
-        fsync_dir(d.parent)
-
-
 def _key_error(path: Path, what: str, kind: Kind = Kind.FAILED_PRECONDITION) -> CustosError:
     return CustosError(kind, f"signing key file {path}: {what}")
 
@@ -199,7 +175,7 @@ def _create(path: Path) -> None:
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    makedirs_durable(path.parent, 0o700)
+    makedirs_durable(path.parent, mode=0o700)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:

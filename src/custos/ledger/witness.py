@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from custos.durable import fsync_dir, makedirs_durable
 from custos.errors import CustosError, Kind
 from custos.ledger.checkpoint import Checkpoint, CheckpointError, split_note
-from custos.ledger.keys import VerifierKey, fsync_dir, makedirs_durable
+from custos.ledger.keys import VerifierKey
 
 __all__ = ["MAX_NOTE_BYTES", "TornRecordError", "Witness", "WitnessError"]
 

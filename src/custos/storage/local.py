@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from custos.durable import fsync_dir, makedirs_durable
 from custos.errors import CustosError, Kind
 from custos.storage.base import ObjectInfo
 
@@ -29,29 +30,6 @@ def check_key(key: str) -> str:
     if not _KEY.match(key) or any(part in (".", "..") for part in key.split("/")) or key.endswith(PARTIAL_SUFFIX):
         raise CustosError(Kind.INVALID_ARGUMENT, f"invalid storage key {key!r}")
     return key
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _makedirs_durable(path: Path, stop: Path) -> None:
-    """Create `path` and fsync each parent whose entry changed, so a new folder survives a crash."""
-    missing: list[Path] = []
-    p = path
-    while not p.exists() and p != stop:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir()
-        except FileExistsError:
-            pass
-        _fsync_dir(d.parent)
 
 
 def _io_error(action: str, key: str, exc: OSError) -> CustosError:
@@ -71,9 +49,9 @@ class LocalPartialWriter:
         self._path = storage.partial_path(key)
         try:
             if create:
-                _makedirs_durable(self._path.parent, storage.root)
+                makedirs_durable(self._path.parent, stop=storage.root)
                 fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o640)
-                _fsync_dir(self._path.parent)
+                fsync_dir(self._path.parent)
             else:
                 fd = os.open(self._path, os.O_RDWR | os.O_APPEND)
         except FileExistsError:
@@ -129,12 +107,12 @@ class LocalPartialWriter:
             os.fsync(fd)
             os.close(fd)
             self._fd = None
-            _makedirs_durable(final.parent, self._storage.root)
+            makedirs_durable(final.parent, stop=self._storage.root)
             # link() fails if the key exists, where rename() would silently replace an original.
             os.link(self._path, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             os.unlink(self._path)
-            _fsync_dir(self._path.parent)
+            fsync_dir(self._path.parent)
         except FileExistsError:
             raise CustosError(
                 Kind.FAILED_PRECONDITION, f"object {self.key!r} exists already; originals are never replaced"
@@ -151,7 +129,7 @@ class LocalPartialWriter:
     def discard(self) -> None:
         self.close()
         self._path.unlink(missing_ok=True)
-        _fsync_dir(self._path.parent)
+        fsync_dir(self._path.parent)
 
 
 class LocalWriterLock:
@@ -208,9 +186,9 @@ class LocalStorage:
                     f.write(chunk)
                 f.flush()
                 os.fsync(f.fileno())
-            _makedirs_durable(final.parent, self.root)
+            makedirs_durable(final.parent, stop=self.root)
             os.rename(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise _io_error("put", key, exc) from exc
@@ -233,7 +211,7 @@ class LocalStorage:
             final = self.object_path(key)
             if final.exists() and os.path.samefile(p, final):
                 p.unlink()
-                _fsync_dir(p.parent)
+                fsync_dir(p.parent)
                 continue
             keys.append(key)
         return keys
@@ -284,5 +262,5 @@ class LocalStorage:
             return False
         except OSError as e:
             raise _io_error("expire", key, e) from e
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return True

@@ -75,6 +75,7 @@ def test_login_then_play_a_recent_clip_of_each_camera_through_the_gate(served: t
         finally:
             browser.close()
     assert sorted(cams) == ["cam01", "cam02"]
+    dep.ctx.gate.flush()
     with dep.db.session() as s:
         recs = list(s.scalars(select(AccessRecord)))
     assert recs and all(r.allowed and r.username == "op" and r.purpose == "morning check of the gates" for r in recs)

@@ -191,3 +191,26 @@ def test_a_crash_between_the_record_and_serving_leaves_the_record_and_serves_not
     with dep.db.session() as s:
         assert log.entry(s, rec.seq).kind == "access"
         assert log.head(s).size == rec.seq + 1  # the record's entry is the last: no outcome was written
+
+
+def test_outcomes_after_the_last_byte_ride_with_the_next_access_or_follow_on_their_own(dep: Deployment) -> None:
+    import time
+
+    gate = dep.ctx.gate
+    first = gate.open(dep.tokens["op"], playback(dep))
+    first.clip("cam01", io.BytesIO())
+    first.finish("completed", wait=False)  # as a streamed response does: the bytes are out already
+    second = gate.open(dep.tokens["op"], playback(dep))
+    # The second access's transaction carried the first one's outcome: no commit of its own.
+    by_id = {r.id: r for r in records(dep.db)}
+    assert by_id[first.record_id].outcome == "completed" and by_id[first.record_id].bytes_served == first.bytes_served
+    second.finish("aborted", 10, wait=False)
+    deadline = time.monotonic() + 5
+    while records(dep.db)[-1].outcome is None:  # nothing follows: the writer enters it after a moment
+        assert time.monotonic() < deadline, "the outcome was never written"
+        time.sleep(0.02)
+    last = records(dep.db)[-1]
+    assert (last.id, last.outcome, last.bytes_served) == (second.record_id, "aborted", 10)
+    with dep.db.session() as s:
+        outcomes = [e.fields() for e in log.entries(s) if e.kind == "access.outcome"]
+    assert [o["access_seq"] for o in outcomes] == [first.seq, second.seq]

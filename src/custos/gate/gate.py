@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from custos.auth.principal import Principal
@@ -22,6 +23,9 @@ from custos.auth.sessions import authenticate
 from custos.catalog.db import Database
 from custos.catalog.models import AccessRecord, Camera
 from custos.errors import CustosError, Kind
+from custos.gate.outcomes import Outcome, OutcomeWriter
+from custos.gate.outcomes import write as write_outcomes
+from custos.gate.outcomes import write_in as write_outcomes_in
 from custos.gate.request import AccessRequest
 from custos.gate.rules import CameraRef, decide
 from custos.ledger import log
@@ -33,6 +37,8 @@ from custos.storage.base import Storage
 _log = logging.getLogger(__name__)
 
 OUTCOMES = ("completed", "failed", "aborted")
+# Core statements, not ORM objects: the gate is on every read's path (bench/gate.py).
+_INSERT_RECORD = insert(AccessRecord.__table__).returning(AccessRecord.__table__.c.id)
 
 
 def record_fields(
@@ -119,9 +125,11 @@ class Grant:
             outcome = "aborted"
             raise
         finally:
-            self.finish(outcome)
+            self.finish(outcome, wait=False)
 
-    def finish(self, outcome: str, bytes_served: int | None = None) -> None:
+    def finish(self, outcome: str, bytes_served: int | None = None, *, wait: bool = True) -> None:
+        """Record how the access ended and the bytes served, once. With `wait`, return after the commit;
+        without, hand it to the gate's writer (a streamed response's last byte is already out)."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome {outcome!r} is not one of {OUTCOMES}")
         if self.finished is not None:
@@ -129,22 +137,12 @@ class Grant:
         self.finished = outcome
         if bytes_served is not None:
             self.bytes_served = bytes_served
-        now = dt.datetime.now(dt.UTC)
+        o = Outcome(self.record_id, self.seq, outcome, self.bytes_served, dt.datetime.now(dt.UTC))
+        if not wait:
+            self.gate.outcomes.put(o)
+            return
         try:
-            with self.gate.db.session() as s:
-                entry = log.append(
-                    s,
-                    "access.outcome",
-                    {"access_seq": self.seq, "outcome": outcome, "bytes_served": self.bytes_served, "finished_at": now},
-                )
-                rec = s.get(AccessRecord, self.record_id)
-                assert rec is not None
-                rec.outcome, rec.bytes_served, rec.finished_at, rec.outcome_seq = (
-                    outcome,
-                    self.bytes_served,
-                    now,
-                    entry.seq,
-                )
+            write_outcomes(self.gate.db, [o])
         except (SQLAlchemyError, CustosError):
             # The bytes are out; the record of the use stands, its outcome stays open for an inspector to see.
             _log.exception("access record %d: could not record the outcome %s", self.record_id, outcome)
@@ -163,17 +161,33 @@ class Gate:
         storage: Storage,
         policy: Policy,
         *,
-        after_record: Callable[[AccessRecord], None] | None = None,
+        after_record: Callable[[int], None] | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.policy = policy
         self._after_record = after_record  # a point for crash tests: the record is durable, nothing is served yet
+        self._outcomes: OutcomeWriter | None = None
+        self._outcomes_lock = threading.Lock()
+
+    @property
+    def outcomes(self) -> OutcomeWriter:
+        """The writer of streamed accesses' outcomes, started on first use."""
+        with self._outcomes_lock:
+            if self._outcomes is None:
+                self._outcomes = OutcomeWriter(self.db)
+            return self._outcomes
+
+    def flush(self) -> None:
+        """Wait until every outcome handed over so far is committed."""
+        if self._outcomes is not None:
+            self._outcomes.flush()
 
     def open(self, token: str | None, req: AccessRequest, *, now: dt.datetime | None = None) -> Grant:
         """Authenticate, decide, record; return a grant, or raise the refusal (recorded too)."""
         now = now or dt.datetime.now(dt.UTC)
         register = self.policy.keys_for("access.register")
+        carried: list[Outcome] = []
         try:
             with self.db.session() as s:
                 try:
@@ -187,9 +201,9 @@ class Gate:
                     d = ruling.decision
                     fields = record_fields(who, req, now, d.allowed, tuple(d.keys), d.reason)
                     entry = log.append(s, "access", fields, at=now)
-                    rec = AccessRecord(**fields, seq=entry.seq)
-                    s.add(rec)
-                    s.flush()
+                    record_id = s.execute(_INSERT_RECORD, {**fields, "seq": entry.seq}).scalar_one()
+                    if self._outcomes is not None and (carried := self._outcomes.drain()):
+                        write_outcomes_in(s, carried)  # earlier accesses' outcomes ride along: no commit of their own
                 if unauthenticated is not None:
                     log.append(
                         s,
@@ -203,6 +217,8 @@ class Gate:
                         at=now,
                     )
         except (SQLAlchemyError, CustosError) as e:
+            if carried:
+                self.outcomes.requeue(carried)
             if isinstance(e, CustosError) and e.kind is not Kind.FAILED_PRECONDITION:
                 raise
             _log.error("access record not written, nothing served: %s", e)
@@ -216,5 +232,5 @@ class Gate:
         if not d.allowed:
             raise CustosError(ruling.kind, d.reason, keys=tuple(d.keys))
         if self._after_record is not None:
-            self._after_record(rec)
-        return Grant(self, who, req, rec.id, entry.seq)
+            self._after_record(record_id)
+        return Grant(self, who, req, record_id, entry.seq)

@@ -64,7 +64,7 @@ def clip(
         grant.clip(camera, buf)
     except BaseException:
         buf.close()
-        grant.finish("failed")
+        grant.finish("failed", wait=False)
         raise
     size = grant.bytes_served
     grant.bytes_served = 0  # counted again as the client takes them
@@ -99,12 +99,16 @@ def thumbnail(
         approval_ref=approval_ref,
         client_address=client_address(request),
     )
-    with ctx.gate.open(token_of(request), req) as grant:
+    grant = ctx.gate.open(token_of(request), req)
+    try:
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buf:
             grant.clip(camera, buf)
             buf.seek(0)
             jpeg = thumbnail_jpeg(buf, width)  # type: ignore[arg-type]
-        grant.bytes_served = len(jpeg)
+    except BaseException:
+        grant.finish("failed", wait=False)
+        raise
+    grant.finish("completed", len(jpeg), wait=False)
     headers = {"X-Custos-Access-Record": str(grant.record_id), "Cache-Control": "no-store"}
     return Response(jpeg, media_type="image/jpeg", headers=headers)
 

@@ -8,13 +8,14 @@ cameras recorded for a few seconds by the real recorder, copied into a data fold
 recovery; units, people and their session tokens; the CN and HB packs. Then, interleaved (the order
 alternating each request), REQUESTS times each:
 
-  with the gate:    gate.open(token, playback request) + grant.clip(cam01, BytesIO()) + grant.finish("completed")
+  with the gate:    gate.open(token, playback request) + grant.clip(cam01, BytesIO())
+                    + grant.finish("completed", wait=False) (the outcome off the request's path, as over HTTP)
   without the gate: custos.media.footage.assemble_clip(db, storage, cam01, start, end, BytesIO())
 
 for a clip of CLIP_S seconds of cam01. Reported: p50/p90/p99 of both, the added latency
 p99(with) - p99(without) (`ours`) and the p99 of the paired per-request differences. Each gated
-request commits two transactions (the access record before the first byte, the outcome after the
-last), with the catalog's real durability settings (SQLite WAL + synchronous=FULL; PostgreSQL's
+request commits the access record before the first byte; its outcome rides with the next request's
+transaction or the gate's writer thread commits it; all with the catalog's real durability settings (SQLite WAL + synchronous=FULL; PostgreSQL's
 defaults). Then one pass under instrumentation says where the gate's time goes: SQL statements and
 their time, the commits (fsync), and a cProfile of gate.open + grant.finish.
 

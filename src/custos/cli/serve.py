@@ -83,4 +83,5 @@ def run(ctx: Context, console: Console, *, banner: str = "") -> None:
     finally:
         recorder.stop()
         sweeper.stop()
+        ctx.gate.flush()  # the outcomes of the last accesses, before the last tree head
         ctx.publisher.stop()

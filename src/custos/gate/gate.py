@@ -95,8 +95,9 @@ class Grant:
         self.bytes_served = 0
         self.finished: str | None = None
 
-    def clip(self, camera: str, out: BinaryIO) -> ClipInfo:
-        """Write the granted range of `camera` as one MP4 into `out`."""
+    def clip(self, camera: str, out: BinaryIO, *, count: bool = True) -> ClipInfo:
+        """Write the granted range of `camera` as one MP4 into `out`. `count=False` when `out` is a buffer
+        that `stream` then sends, so that only bytes handed to the client count as served."""
         if self.finished is not None:
             raise CustosError(Kind.FAILED_PRECONDITION, f"access record {self.record_id} is finished already")
         if camera not in self.request.cameras:
@@ -111,7 +112,8 @@ class Grant:
                 self.gate.db, self.gate.storage, camera, self.request.start_utc, self.request.end_utc, sink
             )  # type: ignore[arg-type]
         finally:
-            self.bytes_served += sink.n
+            if count:
+                self.bytes_served += sink.n
 
     def stream(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         """Pass `chunks` to a client, counting them, and record the outcome when the stream ends."""

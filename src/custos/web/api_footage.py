@@ -61,14 +61,16 @@ def clip(
     grant = ctx.gate.open(token_of(request), req)
     buf = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
     try:
-        grant.clip(camera, buf)
+        info = grant.clip(camera, buf, count=False)
     except BaseException:
         buf.close()
         grant.finish("failed", wait=False)
         raise
-    size = grant.bytes_served
-    grant.bytes_served = 0  # counted again as the client takes them
-    headers = {"Content-Length": str(size), "X-Custos-Access-Record": str(grant.record_id), "Cache-Control": "no-store"}
+    headers = {
+        "Content-Length": str(info.size_bytes),
+        "X-Custos-Access-Record": str(grant.record_id),
+        "Cache-Control": "no-store",
+    }
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{camera}-{req.start_utc:%Y%m%dT%H%M%SZ}.mp4"'
     return StreamingResponse(grant.stream(_chunks(buf)), media_type="video/mp4", headers=headers)

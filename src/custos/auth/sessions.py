@@ -144,7 +144,7 @@ def authenticate(s: Session, token: str | None, *, now: dt.datetime | None = Non
         raise CustosError(Kind.UNAUTHENTICATED, "log in first: no session token was given")
     now = now or dt.datetime.now(dt.UTC)
     # Columns, not ORM objects: this runs on every request and every gated read (bench/gate.py).
-    row = s.execute(_SESSION_BY_TOKEN, {"token": token_hash(token)}).one_or_none()
+    row = s.connection().execute(_SESSION_BY_TOKEN, {"token": token_hash(token)}).one_or_none()
     if row is None:
         raise CustosError(Kind.UNAUTHENTICATED, "unknown session token: log in again")
     if row.revoked_at is not None:

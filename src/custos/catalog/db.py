@@ -27,7 +27,10 @@ class Database:
             connect_args["timeout"] = 30
         elif schema is not None:
             connect_args["options"] = f"-csearch_path={schema}"
-        self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        # A server connection can drop and is pinged on checkout; a SQLite file cannot, and every request
+        # would pay for the ping (bench/gate.py).
+        pre_ping = not url.startswith("sqlite")
+        self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=pre_ping)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

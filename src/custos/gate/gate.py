@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from custos.auth.principal import Principal
@@ -39,6 +39,7 @@ _log = logging.getLogger(__name__)
 OUTCOMES = ("completed", "failed", "aborted")
 # Core statements, not ORM objects: the gate is on every read's path (bench/gate.py).
 _INSERT_RECORD = insert(AccessRecord.__table__).returning(AccessRecord.__table__.c.id)
+_CAMERAS = select(Camera.name, Camera.unit_id).where(Camera.name.in_(bindparam("names", expanding=True)))
 
 
 def record_fields(
@@ -198,12 +199,13 @@ class Gate:
                     unauthenticated = e
                 else:
                     unauthenticated = None
-                    rows = s.execute(select(Camera.name, Camera.unit_id).where(Camera.name.in_(req.cameras))).all()
+                    conn = s.connection()  # Core on the session's connection: no ORM machinery on this path
+                    rows = conn.execute(_CAMERAS, {"names": list(req.cameras)}).all()
                     ruling = decide(self.policy, who, [CameraRef(r.name, r.unit_id) for r in rows], req, now)
                     d = ruling.decision
                     fields = record_fields(who, req, now, d.allowed, tuple(d.keys), d.reason)
                     entry = log.append(s, "access", fields, at=now)
-                    record_id = s.execute(_INSERT_RECORD, {**fields, "seq": entry.seq}).scalar_one()
+                    record_id = conn.execute(_INSERT_RECORD, {**fields, "seq": entry.seq}).scalar_one()
                     if self._outcomes is not None and (carried := self._outcomes.drain()):
                         write_outcomes_in(s, carried)  # earlier accesses' outcomes ride along: no commit of their own
                 if unauthenticated is not None:

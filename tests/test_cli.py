@@ -132,3 +132,44 @@ def test_demo_records_synthetic_cameras_and_lists_them_on_its_page(tmp_path: Pat
     report = json.loads(r.stdout)
     assert r.returncode == 0 and report["ok"] and report["witness_heads"] >= 1, r.stdout + r.stderr
     assert report["entries_replayed"] >= 4 + 4  # accounts, cameras, segments
+
+
+def test_ledger_commands_sign_and_prove_offline(tmp_path: Path) -> None:
+    """`custos ledger sign`, `prove` and `consistency` on a data folder; the proofs check with RFC 9162."""
+    import base64
+
+    from custos.ledger import merkle
+    from custos.ledger.checkpoint import Checkpoint
+    from custos.ledger.keys import VerifierKey
+
+    data = tmp_path / "data"
+    env = dict(os.environ, CUSTOS_LEDGER__WITNESS_FILE=str(tmp_path / "w" / "custos.witness"))
+
+    def custos(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "custos.cli.main", *args, "--data", str(data)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
+    r = custos("ledger", "sign")
+    assert r.returncode == 2 and "nothing to sign" in r.stderr
+    for name in ("Riverside School", "Harbour Bank", "Jianghan PSB"):
+        assert custos("units", "add", name).returncode == 0
+    first = custos("ledger", "sign")
+    assert first.returncode == 0, first.stderr
+    assert custos("cameras", "add", "gate", "rtsp://10.0.0.5/s1", "--unit", "Riverside School").returncode == 0
+    second = custos("ledger", "sign").stdout
+    assert custos("ledger", "head").stdout == second
+    v = VerifierKey.parse((data / "keys" / "ledger.pub").read_text().strip())
+    cp1, cp2 = Checkpoint.parse_signed(first.stdout, v), Checkpoint.parse_signed(second, v)
+    assert (cp1.size, cp2.size) == (3, 4)
+    p = json.loads(custos("ledger", "prove", "3").stdout)
+    b = base64.b64decode
+    assert p["kind"] == "camera.added" and b(p["root_hash"]) == cp2.root
+    merkle.verify_inclusion(3, 4, merkle.leaf_hash(p["data"].encode()), [b(h) for h in p["inclusion_proof"]], cp2.root)
+    c = json.loads(custos("ledger", "consistency", "3", "4").stdout)
+    merkle.verify_consistency(3, 4, cp1.root, cp2.root, [b(h) for h in c["proof"]])
+    r = custos("ledger", "prove", "9")
+    assert r.returncode == 2 and "no entry 9" in r.stderr

@@ -153,6 +153,7 @@ COMMANDS = {
     "holds add": False,
     "holds list": False,
     "holds release": False,
+    "ledger consistency": False,
     "ledger head": False,
     "ledger prove": False,
     "ledger sign": False,

@@ -58,7 +58,8 @@ LEDGERED_SEGMENT_FIELDS = (
 )
 
 
-def segment_entry_fields(seg: Segment, camera: str) -> dict[str, Any]:
+def segment_entry_fields(seg: Any, camera: str) -> dict[str, Any]:
+    """`seg` is a Segment or a row with its columns."""
     return {"camera": camera, **{f: getattr(seg, f) for f in LEDGERED_SEGMENT_FIELDS}}
 
 

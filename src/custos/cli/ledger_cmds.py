@@ -89,6 +89,20 @@ def ledger_prove(
     )
 
 
+@ledger_app.command("consistency")
+def ledger_consistency(first: int, second: int, config: ConfigOpt = None, data: DataOpt = None) -> None:
+    """Print, as JSON, the proof that the tree of SECOND entries extends the tree of FIRST, with both roots."""
+    try:
+        ctx = open_context(config, data)
+        with ctx.db.session() as s:
+            proof = log.prove_consistency(s, first, second)
+            roots = log.root_at(s, first), log.root_at(s, second)
+    except CustosError as exc:
+        raise fail(exc) from None
+    out = {"first": first, "second": second, "first_root": _b64(roots[0]), "second_root": _b64(roots[1])}
+    print(json.dumps({**out, "proof": [_b64(h) for h in proof]}, indent=1))
+
+
 def verify(
     config: ConfigOpt = None,
     data: DataOpt = None,

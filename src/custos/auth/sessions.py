@@ -18,11 +18,12 @@ from custos.auth.passwords import verify_password
 from custos.auth.principal import Principal, Role
 from custos.catalog.db import Database
 from custos.catalog.models import LoginFailure, LoginSession, Person, Unit
+from custos.catalog.prepared import Prepared
 from custos.config.settings import AuthSettings
 from custos.errors import CustosError, Kind
 from custos.ledger import log
 
-_SESSION_BY_TOKEN = (
+_SESSION_BY_TOKEN = Prepared(
     select(
         LoginSession.id.label("session_id"),
         LoginSession.expires_at,
@@ -144,20 +145,19 @@ def authenticate(s: Session, token: str | None, *, now: dt.datetime | None = Non
         raise CustosError(Kind.UNAUTHENTICATED, "log in first: no session token was given")
     now = now or dt.datetime.now(dt.UTC)
     # Columns, not ORM objects: this runs on every request and every gated read (bench/gate.py).
-    row = s.connection().execute(_SESSION_BY_TOKEN, {"token": token_hash(token)}).one_or_none()
-    if row is None:
+    rows = _SESSION_BY_TOKEN.execute(s.connection(), {"token": token_hash(token)})
+    if not rows:
         raise CustosError(Kind.UNAUTHENTICATED, "unknown session token: log in again")
-    if row.revoked_at is not None:
+    session_id, expires_at, revoked_at, person_id, username, full_name, role, active, unit_id, unit, unit_kind = rows[0]
+    if revoked_at is not None:
         raise CustosError(Kind.UNAUTHENTICATED, "this session was logged out: log in again")
-    if row.expires_at <= now:
+    if expires_at <= now:
         raise CustosError(
-            Kind.UNAUTHENTICATED, f"the session expired at {row.expires_at:%Y-%m-%d %H:%M:%S} UTC: log in again"
+            Kind.UNAUTHENTICATED, f"the session expired at {expires_at:%Y-%m-%d %H:%M:%S} UTC: log in again"
         )
-    if not row.active:
+    if not active:
         raise CustosError(Kind.UNAUTHENTICATED, "the account is disabled")
-    return Principal(
-        row.person_id, row.username, row.full_name, row.unit_id, row.unit, row.unit_kind, Role(row.role), row.session_id
-    )
+    return Principal(person_id, username, full_name, unit_id, unit, unit_kind, Role(role), session_id)
 
 
 def logout(db: Database, token: str) -> None:

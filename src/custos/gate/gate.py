@@ -22,6 +22,7 @@ from custos.auth.principal import Principal
 from custos.auth.sessions import authenticate
 from custos.catalog.db import Database
 from custos.catalog.models import AccessRecord, Camera
+from custos.catalog.prepared import Prepared
 from custos.errors import CustosError, Kind
 from custos.gate.outcomes import Outcome, OutcomeWriter
 from custos.gate.outcomes import write as write_outcomes
@@ -38,8 +39,11 @@ _log = logging.getLogger(__name__)
 
 OUTCOMES = ("completed", "failed", "aborted")
 # Core statements, not ORM objects: the gate is on every read's path (bench/gate.py).
-_INSERT_RECORD = insert(AccessRecord.__table__).returning(AccessRecord.__table__.c.id)
-_CAMERAS = select(Camera.name, Camera.unit_id).where(Camera.name.in_(bindparam("names", expanding=True)))
+_RECORD_COLUMNS = [c.name for c in AccessRecord.__table__.columns if c.name != "id"]
+_INSERT_RECORD = Prepared(
+    insert(AccessRecord.__table__).returning(AccessRecord.__table__.c.id), column_keys=_RECORD_COLUMNS
+)
+_CAMERA = Prepared(select(Camera.name, Camera.unit_id).where(Camera.name == bindparam("name")))
 
 
 def record_fields(
@@ -200,12 +204,15 @@ class Gate:
                 else:
                     unauthenticated = None
                     conn = s.connection()  # Core on the session's connection: no ORM machinery on this path
-                    rows = conn.execute(_CAMERAS, {"names": list(req.cameras)}).all()
-                    ruling = decide(self.policy, who, [CameraRef(r.name, r.unit_id) for r in rows], req, now)
+                    cams = [
+                        CameraRef(*r) for n in dict.fromkeys(req.cameras) for r in _CAMERA.execute(conn, {"name": n})
+                    ]
+                    ruling = decide(self.policy, who, cams, req, now)
                     d = ruling.decision
                     fields = record_fields(who, req, now, d.allowed, tuple(d.keys), d.reason)
                     entry = log.append(s, "access", fields, at=now)
-                    record_id = conn.execute(_INSERT_RECORD, {**fields, "seq": entry.seq}).scalar_one()
+                    row = {**dict.fromkeys(_RECORD_COLUMNS), **fields, "seq": entry.seq}
+                    [(record_id,)] = _INSERT_RECORD.execute(conn, row)
                     if self._outcomes is not None and (carried := self._outcomes.drain()):
                         write_outcomes_in(s, carried)  # earlier accesses' outcomes ride along: no commit of their own
                 if unauthenticated is not None:

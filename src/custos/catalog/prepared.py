@@ -60,7 +60,26 @@ class Prepared:
             proc = c.binds.get(name)
             values[name] = proc(v) if proc is not None and v is not None else v
         args: Any = tuple(values[n] for n in c.names) if c.positional else values
-        rows = conn.exec_driver_sql(c.sql, args).fetchall()
+        rows = driver_execute(conn, c.sql, args)
         if not any(c.results):
             return [tuple(r) for r in rows]
         return [tuple(p(v) if p is not None else v for p, v in zip(c.results, r, strict=True)) for r in rows]
+
+
+def placeholder(conn: Connection) -> str:
+    """The driver's positional placeholder, for hand-written statements of primitive values."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def driver_execute(conn: Connection, sql: str, args: Any, *, many: bool = False) -> list[tuple[Any, ...]]:
+    """Run `sql` on the driver's own cursor, inside the connection's transaction, skipping the
+    per-execution work SQLAlchemy does above it; rows as the driver returns them."""
+    cur = conn.connection.cursor()
+    try:
+        if many:
+            cur.executemany(sql, args)
+        else:
+            cur.execute(sql, args)
+        return [tuple(r) for r in cur.fetchall()] if cur.description is not None else []
+    finally:
+        cur.close()

@@ -23,6 +23,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from custos.catalog.models import LedgerEntry, LedgerHead
+from custos.catalog.prepared import driver_execute
 from custos.errors import CustosError, Kind
 from custos.ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof, leaf_hash, node_hash
 
@@ -105,15 +106,14 @@ def lock(session: Session) -> _Pending:
     if pending is None:
         # Lock the head and read it in one statement: a second appender waits here until this transaction
         # ends. Core, not the ORM: this runs on every gated request (bench/gate.py).
-        row = (
-            session.connection()
-            .exec_driver_sql("UPDATE ledger_head SET size = size WHERE id = 1 RETURNING size, frontier")
-            .one_or_none()
+        rows = driver_execute(
+            session.connection(), "UPDATE ledger_head SET size = size WHERE id = 1 RETURNING size, frontier", ()
         )
-        if row is None:
+        if not rows:
             raise CustosError(Kind.FAILED_PRECONDITION, "the ledger has no head row: run the migrations")
-        frontier = json.loads(row.frontier) if isinstance(row.frontier, str) else row.frontier
-        pending = _Pending(Frontier(row.size, [bytes.fromhex(h) for h in frontier]))
+        size, frontier = rows[0]
+        frontier = json.loads(frontier) if isinstance(frontier, str) else frontier
+        pending = _Pending(Frontier(size, [bytes.fromhex(h) for h in frontier]))
         session.info[_PENDING] = pending
     return pending
 

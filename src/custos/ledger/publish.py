@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -47,6 +48,23 @@ def load_verifier(settings: Settings, vkey: str | None = None) -> VerifierKey:
     return VerifierKey.parse(vkey)
 
 
+def _warn_if_beside(settings: Settings) -> None:
+    """The witness is worth most on another disk or host: say so when it shares the data folder's."""
+    try:
+        data_dev = os.stat(settings.data_dir).st_dev
+        witness_dir = settings.witness_file.parent
+        same = witness_dir.exists() and os.stat(witness_dir).st_dev == data_dev
+    except OSError:
+        return
+    if same:
+        _log.warning(
+            "the witness file %s is on the same file system as the data folder %s: put it on another disk or "
+            "host (ledger.witness_file), so that a rollback of both together is still detected",
+            settings.witness_file,
+            settings.data_dir,
+        )
+
+
 class Publisher:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -62,6 +80,7 @@ class Publisher:
         else:
             pub.write_text(self.key.verifier_key() + "\n")
         self.witness = Witness(settings.witness_file)
+        _warn_if_beside(settings)
         self.interval_s = settings.ledger.checkpoint_interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

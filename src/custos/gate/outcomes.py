@@ -22,13 +22,14 @@ from sqlalchemy.orm import Session
 
 from custos.catalog.db import Database
 from custos.catalog.models import AccessRecord
+from custos.catalog.prepared import Prepared
 from custos.errors import CustosError
 from custos.ledger import log
 
 _log = logging.getLogger(__name__)
 LINGER_S = 0.05
 
-_RECORD_OUTCOME = (
+_RECORD_OUTCOME = Prepared(
     update(AccessRecord.__table__)
     .where(AccessRecord.__table__.c.id == bindparam("record_id"))
     .values(
@@ -73,7 +74,9 @@ def write_in(s: Session, outcomes: list[Outcome]) -> None:
                 "outcome_seq": entry.seq,
             }
         )
-    s.connection().execute(_RECORD_OUTCOME, params)
+    conn = s.connection()
+    for p in params:  # usually one; a prepared statement is far cheaper than SQLAlchemy's executemany set-up
+        _RECORD_OUTCOME.execute(conn, p)
 
 
 def write(db: Database, outcomes: list[Outcome]) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from custos.catalog.models import LedgerEntry, LedgerHead
-from custos.catalog.prepared import driver_execute
+from custos.catalog.prepared import driver_execute, placeholder
 from custos.errors import CustosError, Kind
 from custos.ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof, leaf_hash, node_hash
 
@@ -142,15 +142,15 @@ def _write_pending(session: Session) -> None:
     conn = session.connection()
     # Plain driver statements: four primitive columns and a JSON text need no type processing, and this
     # runs in every transaction that appends (bench/gate.py, bench/ledger.py).
-    p = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    p = placeholder(conn)
     rows = [(r["seq"], r["kind"], r["data"], r["leaf_hash"]) for r in pending.rows]
-    conn.exec_driver_sql(f"INSERT INTO ledger_entry (seq, kind, data, leaf_hash) VALUES ({p}, {p}, {p}, {p})", rows)
+    driver_execute(
+        conn, f"INSERT INTO ledger_entry (seq, kind, data, leaf_hash) VALUES ({p}, {p}, {p}, {p})", rows, many=True
+    )
     f = pending.frontier
     frontier = json.dumps([h.hex() for h in f.hashes()])
-    conn.exec_driver_sql(
-        f"UPDATE ledger_head SET size = {p}, root = {p}, frontier = {p} WHERE id = 1",
-        (f.size, f.root().hex(), frontier),
-    )
+    sql = f"UPDATE ledger_head SET size = {p}, root = {p}, frontier = {p} WHERE id = 1"
+    driver_execute(conn, sql, (f.size, f.root().hex(), frontier))
 
 
 @event.listens_for(Session, "after_rollback")

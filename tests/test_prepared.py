@@ -45,3 +45,14 @@ def test_a_prepared_insert_round_trips_through_the_orm(db: Database) -> None:
         assert rec.cameras == ["cam01", "大门"] and rec.allowed is True and rec.purpose == fields["purpose"]
         [(requested, cameras, allowed, end)] = BY_ID.execute(s.connection(), {"id": rid})
     assert (requested, cameras, allowed, end) == (t, ["cam01", "大门"], True, None)
+
+
+def test_driver_errors_surface_as_sqlalchemy_errors(db: Database) -> None:
+    """The gate fails closed on SQLAlchemyError: a driver error must arrive as one."""
+    import pytest
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from custos.catalog.prepared import driver_execute
+
+    with pytest.raises(SQLAlchemyError), db.session() as s:
+        driver_execute(s.connection(), "UPDATE no_such_table SET x = 1", ())

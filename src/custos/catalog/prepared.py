@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
 
@@ -74,6 +75,7 @@ def placeholder(conn: Connection) -> str:
 def driver_execute(conn: Connection, sql: str, args: Any, *, many: bool = False) -> list[tuple[Any, ...]]:
     """Run `sql` on the driver's own cursor, inside the connection's transaction, skipping the
     per-execution work SQLAlchemy does above it; rows as the driver returns them."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     cur = conn.connection.cursor()
     try:
         if many:
@@ -81,5 +83,8 @@ def driver_execute(conn: Connection, sql: str, args: Any, *, many: bool = False)
         else:
             cur.execute(sql, args)
         return [tuple(r) for r in cur.fetchall()] if cur.description is not None else []
+    except dbapi_error as e:
+        # As SQLAlchemy would raise it, so that callers (the gate failing closed) see one kind of error.
+        raise DBAPIError.instance(sql, args, e, dbapi_error) from e
     finally:
         cur.close()

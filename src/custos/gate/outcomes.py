@@ -17,13 +17,11 @@ import threading
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from custos.catalog.db import Database
 from custos.catalog.models import AccessRecord
 from custos.catalog.prepared import Prepared
-from custos.errors import CustosError
 from custos.ledger import log
 
 _log = logging.getLogger(__name__)
@@ -128,7 +126,7 @@ class OutcomeWriter:
             return
         try:
             write(self.db, batch)
-        except (SQLAlchemyError, CustosError):
+        except Exception:  # noqa: BLE001 - this thread must outlive any one failure
             # The bytes are out and the records of the uses stand; their outcomes stay open.
             _log.exception("could not record the outcome of %d access(es)", len(batch))
 

@@ -16,7 +16,7 @@ from custos.auth.principal import Principal, Role
 from custos.catalog.models import AccessRecord, TreeHead
 from custos.errors import CustosError, Kind
 from custos.ledger import log
-from custos.retention.holds import list_holds, place_hold, release_hold
+from custos.retention.holds import hold_fields, list_holds, place_hold, release_hold
 from custos.retention.sweeper import delete_segment
 from custos.web.deps import Ctx, Who
 
@@ -106,15 +106,10 @@ class NewHold(BaseModel):
 
 
 def _hold_out(h: Any, camera: str, owner: str) -> dict[str, Any]:
+    """What the ledger holds of the hold, and its id, times and release."""
     return {
         "id": h.id,
-        "camera": camera,
-        "start_utc": h.start_utc,
-        "end_utc": h.end_utc,
-        "reason": h.reason,
-        "case_ref": h.case_ref,
-        "retention_class": h.retention_class,
-        "owner": owner,
+        **hold_fields(h, camera, owner),
         "created_at": h.created_at,
         "released_at": h.released_at,
         "release_reason": h.release_reason,

@@ -41,6 +41,7 @@ class Prepared:
         binds = {}
         for name, bind in c.binds.items():
             binds[name] = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        # What comes back: a SELECT's columns, or an INSERT/UPDATE's RETURNING clause (no public accessor).
         columns = getattr(self.stmt, "selected_columns", None) or getattr(self.stmt, "_returning", ())
         results = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None) for col in columns)
         names = tuple(c.positiontup or ()) if c.positional else tuple(c.binds)

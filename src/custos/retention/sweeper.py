@@ -46,10 +46,21 @@ class SweepReport:
 
 
 def _delete(
-    db: Database, storage: Storage, policy: Policy, seg_id: int, now: dt.datetime, by: str, reason: str
-) -> tuple[Decision, Segment]:
+    db: Database,
+    storage: Storage,
+    policy: Policy,
+    seg_id: int,
+    now: dt.datetime,
+    by: str,
+    reason: str,
+    *,
+    dry_run: bool = False,
+) -> tuple[Decision, bool]:
+    """Decide on one segment and, unless refused or `dry_run`, delete it. The flag says whether an active
+    hold is among what keeps it."""
     with db.session() as s:
-        log.lock(s)  # holds are placed under the same lock: none can slip in between the check and the deletion
+        if not dry_run:
+            log.lock(s)  # holds are placed under the same lock: none can slip in between the check and the deletion
         seg = s.get(Segment, seg_id)
         if seg is None:
             raise CustosError(Kind.NOT_FOUND, f"no segment #{seg_id}")
@@ -57,8 +68,9 @@ def _delete(
         assert cam is not None
         holds = holds_over(s, seg)
         d = may_delete(policy, seg, holds, now)
-        if not d:
-            return d, seg
+        held = not d and any(h.released_at is None for h in holds)
+        if not d or dry_run:
+            return d, held
         r = retention_of(policy, seg, holds)
         entry = log.append(
             s,
@@ -78,7 +90,7 @@ def _delete(
         )
         seg.deleted_at, seg.deletion_seq = now, entry.seq
     storage.expire(seg.storage_key)
-    return d, seg
+    return d, False
 
 
 def sweep(
@@ -88,7 +100,6 @@ def sweep(
     *,
     now: dt.datetime | None = None,
     dry_run: bool = False,
-    batch: int = 500,
 ) -> SweepReport:
     now = now or dt.datetime.now(dt.UTC)
     report = SweepReport(dry_run=dry_run)
@@ -107,18 +118,12 @@ def sweep(
         # Tombstones whose file a crash left behind.
         leftovers = s.scalars(select(Segment.storage_key).where(Segment.deleted_at.is_not(None))).all()
     for seg_id, key, size in candidates:
-        if dry_run:
-            with db.session() as s:
-                seg = s.get(Segment, seg_id)
-                assert seg is not None
-                d = may_delete(policy, seg, holds_over(s, seg), now)
-        else:
-            d, _ = _delete(db, storage, policy, seg_id, now, "sweeper", "retention period ended")
+        d, held = _delete(db, storage, policy, seg_id, now, "sweeper", "retention period ended", dry_run=dry_run)
         if d:
             report.deleted.append(key)
             report.bytes_freed += size
             report.files_removed += 0 if dry_run else 1
-        elif "on hold" in d.reason:
+        elif held:
             report.kept_held.append(key)
     if not dry_run:
         for key in leftovers:

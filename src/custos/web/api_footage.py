@@ -13,7 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from custos.gate import AccessRequest, Mode
 from custos.media.thumbnail import thumbnail_jpeg
-from custos.web.deps import Ctx, client_address, token_of
+from custos.web.deps import Ctx, aware, client_address, token_of
 
 router = APIRouter(prefix="/api/v1", tags=["footage"])
 CHUNK = 256 * 1024
@@ -51,8 +51,8 @@ def clip(
         mode=Mode.DOWNLOAD if download else Mode.PLAYBACK,
         cameras=(camera,),
         purpose=purpose,
-        start_utc=_aware(start),
-        end_utc=_aware(end),
+        start_utc=aware(start, "start"),
+        end_utc=aware(end, "end"),
         legal_basis=legal_basis,
         approval_ref=approval_ref,
         destination=destination,
@@ -90,7 +90,7 @@ def thumbnail(
     approval_ref: Approval = None,
 ) -> Response:
     """A JPEG of the keyframe at or before AT: a picture of footage is footage, so it passes the gate."""
-    at_utc = _aware(at)
+    at_utc = aware(at, "at")
     req = AccessRequest(
         mode=Mode.THUMBNAIL,
         cameras=(camera,),
@@ -113,11 +113,3 @@ def thumbnail(
     grant.finish("completed", len(jpeg), wait=False)
     headers = {"X-Custos-Access-Record": str(grant.record_id), "Cache-Control": "no-store"}
     return Response(jpeg, media_type="image/jpeg", headers=headers)
-
-
-def _aware(t: dt.datetime) -> dt.datetime:
-    from custos.errors import CustosError, Kind
-
-    if t.tzinfo is None:
-        raise CustosError(Kind.INVALID_ARGUMENT, f"time {t.isoformat()} has no offset: give UTC (…Z) or an offset")
-    return t.astimezone(dt.UTC)

@@ -18,7 +18,7 @@ from custos.errors import CustosError, Kind
 from custos.ledger import log
 from custos.retention.holds import hold_fields, list_holds, place_hold, release_hold
 from custos.retention.sweeper import delete_segment
-from custos.web.deps import Ctx, Who
+from custos.web.deps import Ctx, Who, aware
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
 SEARCH = {Role.INSPECTOR, Role.AUDITOR, Role.UNIT_ADMIN, Role.PSB_OFFICER, Role.PSB_APPROVER}
@@ -117,12 +117,6 @@ def _hold_out(h: Any, camera: str, owner: str) -> dict[str, Any]:
     }
 
 
-def _aware(t: dt.datetime, what: str) -> dt.datetime:
-    if t.tzinfo is None:
-        raise CustosError(Kind.INVALID_ARGUMENT, f"{what} {t.isoformat()} has no offset: give UTC (…Z)")
-    return t.astimezone(dt.UTC)
-
-
 @router.post("/holds", status_code=201)
 def add_hold(body: NewHold, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
@@ -131,8 +125,8 @@ def add_hold(body: NewHold, ctx: Ctx, who: Who) -> dict[str, Any]:
             ctx.policy,
             who,
             camera=body.camera,
-            start_utc=_aware(body.start, "start"),
-            end_utc=_aware(body.end, "end"),
+            start_utc=aware(body.start, "start"),
+            end_utc=aware(body.end, "end"),
             reason=body.reason,
             case_ref=body.case_ref,
             retention_class=body.retention_class,

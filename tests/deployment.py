@@ -37,10 +37,22 @@ STAFF: dict[str, tuple[str, str, str]] = {
     "approver": ("Liu Yang", "Jianghan PSB", "psb_approver"),
     "inspector": ("Sun Li", "Jianghan PSB", "inspector"),
     "auditor": ("Zhou Qiang", "Jianghan PSB", "auditor"),
+    "officer2": ("Huang Lei", "Jianghan PSB", "psb_officer"),
+    "far_officer": ("Xu Jing", "Wuchang PSB", "psb_officer"),
+    "responder": ("Guo Ming", "Wuhan Emergency Bureau", "authority_officer"),
 }
 # Cheap hashing for tests only: the hash still verifies with argon2id, at a test's pace.
 FAST_HASHING = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
-UNITS = {"Riverside School": "using_unit", "Harbour Bank": "using_unit", "Jianghan PSB": "psb"}
+UNITS = {
+    "Riverside School": "using_unit",
+    "Harbour Bank": "using_unit",
+    "Jianghan PSB": "psb",
+    "Wuchang PSB": "psb",
+    "Wuhan Emergency Bureau": "authority",
+}
+# Using unit -> the PSB it files with (HB-11, CN-14); Wuchang PSB supervises none of the test's units.
+FILED_WITH = {"Riverside School": "Jianghan PSB", "Harbour Bank": "Jianghan PSB"}
+COUNTY = {"Jianghan PSB": "Jianghan District", "Wuchang PSB": "Wuchang District"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,11 @@ def make_deployment(
     with db.session() as s:
         for name, kind in UNITS.items():
             people.add_unit(s, name, kind)
+        ids = {name: id_ for name, id_ in s.execute(select(Unit.name, Unit.id))}
+        for name, psb in FILED_WITH.items():
+            s.get(Unit, ids[name]).psb_unit_id = ids[psb]
+        for name, county in COUNTY.items():
+            s.get(Unit, ids[name]).county = county
         school = s.scalar(select(Unit.id).where(Unit.name == "Riverside School"))
         for c in CAMERAS:
             s.add(Camera(name=c, url=f"rtsp://127.0.0.1:9/{c}", unit_id=school))

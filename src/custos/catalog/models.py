@@ -10,7 +10,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from custos.catalog.types import UTCDateTime
@@ -33,14 +46,34 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(16), doc="using_unit | psb | authority")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    government: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="0", doc="A government body: only these build on public roads (BJ-7)."
+    )
+    psb_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("unit.id"), nullable=True, doc="A using unit's filing PSB (county level, HB-11, CN-14)."
+    )
+    county: Mapped[str | None] = mapped_column(String(64), nullable=True, doc="Administrative area it is in.")
+    address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    boundary: Mapped[list[Any] | None] = mapped_column(
+        JSON, nullable=True, doc="The unit's own scope as a polygon [[x, y], ...] (BJ-6); see registry.geometry."
+    )
 
     __table_args__ = (
         CheckConstraint("kind IN ('using_unit', 'psb', 'authority')", name="unit_kind_known"),
         CheckConstraint("length(name) > 0", name="unit_name_nonempty"),
+        CheckConstraint("psb_unit_id IS NULL OR kind = 'using_unit'", name="unit_psb_only_for_using_units"),
+        Index("unit_psb", "psb_unit_id"),
     )
 
 
+CAMERA_STATUSES = ("registered", "active", "dismantled")
+
+
 class Camera(Base):
+    """A camera as recorded and as registered: where it is, what it sees, its signs and masks (HB-9, BJ-15,
+    CN-13). `registration` counts its registrations; a filing names the registration it filed, so a
+    re-registration (HB-18.1, BJ-12.4) makes the filing stale (CN-14 re-filing)."""
+
     __tablename__ = "camera"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -49,10 +82,33 @@ class Camera(Base):
     url: Mapped[str] = mapped_column(Text, doc="RTSP URL; may hold credentials, never shown in full.")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), nullable=True)
+    kind: Mapped[str | None] = mapped_column(String(32), nullable=True, doc="Camera type for the filing (CN-14).")
+    position: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True, doc="[x, y] in the unit's coordinates.")
+    heading_deg: Mapped[float | None] = mapped_column(
+        Float, nullable=True, doc="Pointing, degrees clockwise from north."
+    )
+    fov: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True, doc="Field of view as a polygon [[x, y], ...].")
+    fixed_range: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    signage: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    signage_photo_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"), nullable=True)
+    privacy_masks: Mapped[list[Any]] = mapped_column(
+        JSON, default=list, server_default="[]", doc="Polygons in the unit's coordinates whose view is masked."
+    )
+    in_use_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, doc="Went into use (HB-11).")
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    registration: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    registered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    dismantled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     segments: Mapped[list[Segment]] = relationship(back_populates="camera")
 
-    __table_args__ = (CheckConstraint("length(name) > 0", name="camera_name_nonempty"),)
+    __table_args__ = (
+        CheckConstraint("length(name) > 0", name="camera_name_nonempty"),
+        CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in CAMERA_STATUSES) + ")", name="camera_status_known"),
+        Index("camera_unit", "unit_id"),
+        Index("camera_site", "site_id"),
+    )
 
 
 class Segment(Base):
@@ -215,6 +271,9 @@ class AccessRecord(Base):
     bytes_served: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     outcome_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("footage_request.id"), nullable=True, doc="The authority or data-subject request it served."
+    )
 
     __table_args__ = (
         Index("access_record_requested", "requested_at"),
@@ -288,3 +347,296 @@ class TreeHead(Base):
     checkpoint: Mapped[str] = mapped_column(Text, doc="The signed note, verbatim.")
 
     __table_args__ = (Index("tree_head_size", "size"),)
+
+
+# --- the registry (issue 5): sites, documents, filings, the unit's duties, reports, requests ---------------
+
+SYSTEM_CLASSES = ("government_built", "operator_built", "other_public", "non_public")
+SITE_PARTS = ("entrance", "main_channel", "key_part", "interior", "other")
+
+
+class Document(Base):
+    """An uploaded file (an approval document, a credential, a consent, a signage photo), kept in storage
+    under its SHA-256 and entered in the ledger with it, so that a swapped file shows."""
+
+    __tablename__ = "document"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), doc="The uploader's unit.")
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(128))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(512))
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint("length(sha256) = 64", name="document_sha256_hex"),
+        CheckConstraint("size_bytes > 0", name="document_not_empty"),
+    )
+
+
+class Site(Base):
+    """A place a unit watches: its category (a school, a toilet, a public road) decides whether cameras are
+    mandatory (HB-7, BJ-5) or forbidden (HB-8, BJ-9, CN-8) there; its system class under Order 799 (CN-7,
+    CN-9, CN-33) decides which duties apply."""
+
+    __tablename__ = "site"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(48))
+    part: Mapped[str] = mapped_column(String(16), default="other", doc="entrance, main channel, key part, ...")
+    system_class: Mapped[str] = mapped_column(String(16))
+    near_classified_unit: Mapped[bool] = mapped_column(
+        Boolean, default=False, doc="Next to a military or classified unit (CN-10)."
+    )
+    consent_document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"), nullable=True)
+    area: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True, doc="The site's outline, a polygon.")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("unit_id", "name", name="site_unit_name_unique"),
+        CheckConstraint(
+            "system_class IN (" + ", ".join(f"'{c}'" for c in SYSTEM_CLASSES) + ")", name="site_system_class_known"
+        ),
+        CheckConstraint("part IN (" + ", ".join(f"'{c}'" for c in SITE_PARTS) + ")", name="site_part_known"),
+        CheckConstraint("length(name) > 0", name="site_name_nonempty"),
+        Index("site_unit", "unit_id"),
+    )
+
+
+FILING_KINDS = ("initial", "change", "dismantle", "personnel")
+
+
+class Filing(Base):
+    """A filing (备案) with the unit's PSB (HB-11, BJ-11, CN-14): what was filed, as filed. `cameras` holds
+    [camera id, registration] pairs, so a later re-registration shows the filing is stale."""
+
+    __tablename__ = "filing"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    psb_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, doc="The filing form's fields as submitted (CN-14).")
+    cameras: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    submitted_by: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    received_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    receipt_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in FILING_KINDS) + ")", name="filing_kind_known"),
+        Index("filing_unit_submitted", "unit_id", "submitted_at"),
+        Index("filing_psb_submitted", "psb_unit_id", "submitted_at"),
+    )
+
+
+class Personnel(Base):
+    """A member of the unit's monitoring staff, vetted and trained (HB-17.2, BJ-12.1, CN-16). Linked to an
+    account when they have one; staff who never log in (guards, maintainers) are personnel too."""
+
+    __tablename__ = "personnel"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    full_name: Mapped[str] = mapped_column(String(128))
+    post: Mapped[str] = mapped_column(String(64), doc="monitoring, maintenance, management, ...")
+    vetted_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    vetting_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
+    trained_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    training_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint("length(full_name) > 0", name="personnel_full_name_nonempty"),
+        Index("personnel_unit", "unit_id"),
+    )
+
+
+class DutyShift(Base):
+    """One shift on the duty roster (HB-17.1, BJ-12.2, BJ-13.1)."""
+
+    __tablename__ = "duty_shift"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    personnel_id: Mapped[int] = mapped_column(ForeignKey("personnel.id"))
+    post: Mapped[str] = mapped_column(String(64))
+    start_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint("end_utc > start_utc", name="duty_shift_ends_after_start"),
+        Index("duty_shift_unit_start", "unit_id", "start_utc"),
+    )
+
+
+class ShiftLogEntry(Base):
+    """A line in the shift log: handovers, observations, faults noticed on duty."""
+
+    __tablename__ = "shift_log_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("duty_shift.id"), nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    author_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("shift_log_unit_at", "unit_id", "at"),)
+
+
+INSPECTION_KINDS = ("safety", "maintenance", "private_space")
+
+
+class Inspection(Base):
+    """A safety inspection or maintenance record (HB-17.1, BJ-12.2), or a manager's inspection of a private
+    space for hidden cameras (CN-8)."""
+
+    __tablename__ = "inspection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    performed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    performed_by: Mapped[str] = mapped_column(String(128))
+    cameras: Mapped[list[Any]] = mapped_column(JSON, default=list, doc="Camera ids covered.")
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), nullable=True)
+    result: Mapped[str] = mapped_column(Text)
+    problems_found: Mapped[bool] = mapped_column(Boolean, default=False)
+    cameras_found: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="Hidden cameras found (CN-8).")
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k}'" for k in INSPECTION_KINDS) + ")", name="inspection_kind_known"
+        ),
+        Index("inspection_unit_at", "unit_id", "performed_at"),
+    )
+
+
+REPORT_KINDS = ("outage", "maintenance_stop", "moved_camera", "incident", "camera_found")
+
+
+class Report(Base):
+    """A report to the filing PSB: an outage, a maintenance stop or a moved camera (HB-17.4, BJ-12.3), an
+    incident of suspicious information (HB-17.5, BJ-13.1) whose footage goes on hold, or a camera found in
+    a private space (CN-8)."""
+
+    __tablename__ = "report"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    psb_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    cameras: Mapped[list[Any]] = mapped_column(JSON, default=list, doc="Camera ids concerned.")
+    start_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_utc: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    description: Mapped[str] = mapped_column(Text)
+    outages: Mapped[list[Any]] = mapped_column(JSON, default=list, doc="Outage ids it reports.")
+    holds: Mapped[list[Any]] = mapped_column(JSON, default=list, doc="Hold ids it placed.")
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    submitted_by: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    received_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in REPORT_KINDS) + ")", name="report_kind_known"),
+        CheckConstraint("end_utc IS NULL OR end_utc >= start_utc", name="report_ends_after_start"),
+        Index("report_unit_submitted", "unit_id", "submitted_at"),
+        Index("report_psb_submitted", "psb_unit_id", "submitted_at"),
+    )
+
+
+REQUEST_KINDS = ("authority", "emergency", "data_subject")
+REQUEST_STATUSES = ("open", "submitted", "approved", "rejected", "withdrawn")
+
+
+class FootageRequest(Base):
+    """A request for footage outside a unit's own staff: an authority's (HB-16, BJ-17, CN-20), an emergency
+    one (HB-15, BJ-16), or a data subject's viewing (CN-21). The gate serves its scope only once approved,
+    to its officers (or the unit's supervising staff for a data subject), until `valid_until`."""
+
+    __tablename__ = "footage_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    requesting_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    created_by: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cameras: Mapped[list[Any]] = mapped_column(JSON, doc="Camera names in scope.")
+    start_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    modes: Mapped[list[Any]] = mapped_column(JSON, doc="Gate modes it permits (view only for a data subject).")
+    purpose: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str | None] = mapped_column(Text, nullable=True)
+    emergency: Mapped[str | None] = mapped_column(Text, nullable=True, doc="What the emergency is (HB-15, BJ-16).")
+    subject_name: Mapped[str | None] = mapped_column(Text, nullable=True, doc="The data subject (CN-21).")
+    subject_relation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    approval_document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    valid_days: Mapped[int] = mapped_column(Integer, default=7)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    decision_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in REQUEST_KINDS) + ")", name="request_kind_known"),
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{k}'" for k in REQUEST_STATUSES) + ")", name="request_status_known"
+        ),
+        CheckConstraint("end_utc > start_utc", name="request_ends_after_start"),
+        CheckConstraint("valid_days > 0", name="request_valid_days_positive"),
+        Index("footage_request_unit", "requesting_unit_id", "created_at"),
+    )
+
+
+class RequestOfficer(Base):
+    """An officer named on a request, who joined it in their own session with their credential (HB-16 (A),
+    (B); BJ-17 (i), (ii))."""
+
+    __tablename__ = "request_officer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("footage_request.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    credential_ref: Mapped[str] = mapped_column(Text, doc="Warrant card or work document number.")
+    credential_document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"), nullable=True)
+    joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("request_id", "person_id", name="request_officer_once"),)
+
+
+class RequestUnit(Base):
+    """Which units' cameras a request reaches: the units whose PSB, admins and the request's own people see it."""
+
+    __tablename__ = "request_unit"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("footage_request.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+
+    __table_args__ = (Index("request_unit_unit", "unit_id"),)

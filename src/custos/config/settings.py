@@ -95,6 +95,26 @@ class PolicySettings(BaseModel):
     local_pack: Path | None = Field(None, description="A deployment's own pack (TOML), stacked on top of `packs`.")
 
 
+class RegistrySettings(BaseModel):
+    """The deployment's own thresholds for findings where the texts give no figure (never a pack's figure)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outage_report_min_minutes: float = Field(
+        30.0, ge=0, description="Outages at least this long must be reported to the filing PSB (HB-17.4)."
+    )
+    outage_report_within_hours: float = Field(
+        24.0, gt=0, description="An outage not reported this long after it began is a finding (HB-17.4)."
+    )
+    inspection_interval_days: int = Field(
+        90, gt=0, description="A unit with no safety inspection for this long is a finding (HB-17.1, BJ-12.2)."
+    )
+    request_max_valid_days: int = Field(
+        30, gt=0, description="The longest an approved authority request stays valid."
+    )
+    emergency_valid_hours: float = Field(24.0, gt=0, description="How long an approved emergency request stays valid.")
+
+
 class Settings(BaseSettings):
     """Everything a custos process needs to know, validated once at start."""
 
@@ -108,6 +128,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     ledger: LedgerSettings = LedgerSettings()
     policy: PolicySettings = PolicySettings()
+    registry: RegistrySettings = RegistrySettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -10,7 +10,7 @@ DEB_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-rtsp gstreamer1.0-libav ffmpeg fonts-dejavu-core
 )
 if [ "${1:-}" = "--test" ]; then
-  DEB_PACKAGES+=(postgresql mosquitto strace chromium poppler-utils)
+  DEB_PACKAGES+=(postgresql mosquitto strace chromium poppler-utils poppler-data)
 fi
 
 missing=()

@@ -153,3 +153,68 @@ def make_deployment(
     for username in STAFF:
         dep.tokens[username] = login(db, settings.auth, username, PASSWORD, client_address="127.0.0.1").token
     return dep
+
+
+def principal_of(dep: Deployment, username: str) -> Any:
+    from custos.auth.sessions import authenticate
+
+    with dep.db.session() as s:
+        return authenticate(s, dep.tokens[username])
+
+
+def approved_request(
+    dep: Deployment,
+    *,
+    cameras: tuple[str, ...] = ("cam01",),
+    officers: tuple[str, ...] = ("officer", "officer2"),
+    approver: str | None = "approver",
+    submit: bool = True,
+    modes: tuple[str, ...] | None = None,
+) -> int:
+    """An authority request walked through the workflow (HB-16, BJ-17): officers join with credentials,
+    the approval document is attached, then a separate approver approves. Returns its id."""
+    from custos.registry import requests as rq
+    from custos.registry.documents import store_document
+
+    assert dep.start_utc and dep.end_utc
+    first, *others = officers
+    with dep.db.session() as s:
+        r = rq.create_request(
+            s,
+            dep.ctx.policy,
+            dep.settings.registry,
+            principal_of(dep, first),
+            kind="authority",
+            cameras=cameras,
+            start_utc=dep.start_utc - dt.timedelta(minutes=5),
+            end_utc=dep.end_utc + dt.timedelta(minutes=5),
+            purpose="case 2026-117: theft at the gate",
+            legal_basis="PRC Criminal Procedure Law art. 54",
+            credential_ref=f"badge {first}",
+            modes=modes,
+        )
+        rid = r.id
+        for o in others:
+            rq.join_request(s, dep.ctx.policy, principal_of(dep, o), rid, credential_ref=f"badge {o}")
+        doc = store_document(
+            s,
+            dep.ctx.storage,
+            principal_of(dep, first),
+            kind="approval_document",
+            filename="approval.pdf",
+            data=b"%PDF-1.4 approval of the Jianghan PSB for case 2026-117",
+        )
+        rq.attach_approval(s, dep.ctx.policy, principal_of(dep, first), rid, doc.id)
+        if submit:
+            rq.submit_request(s, dep.ctx.policy, principal_of(dep, first), rid)
+            if approver is not None:
+                rq.decide_request(
+                    s,
+                    dep.ctx.policy,
+                    dep.settings.registry,
+                    principal_of(dep, approver),
+                    rid,
+                    approve=True,
+                    reason="approved for case 2026-117",
+                )
+    return rid

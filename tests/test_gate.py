@@ -16,7 +16,7 @@ from custos.errors import CustosError, Kind
 from custos.gate import AccessRequest, Mode
 from custos.ledger import log
 
-from deployment import Deployment, Recorded, make_deployment
+from deployment import Deployment, Recorded, approved_request, make_deployment
 from probe import decode_errors, ffprobe_json
 
 
@@ -85,8 +85,9 @@ REFUSALS = [
     ("admin", dict(mode=Mode.EXPORT), Kind.INVALID_ARGUMENT, "name where it goes"),
     ("op2", {}, Kind.PERMISSION_DENIED, "belong to another unit"),
     ("inspector", {}, Kind.PERMISSION_DENIED, "may not playback"),
-    ("officer", {}, Kind.PERMISSION_DENIED, "legal basis"),
-    ("officer", dict(legal_basis="PRC Police Law art. 6"), Kind.PERMISSION_DENIED, "approval document"),
+    ("officer", {}, Kind.PERMISSION_DENIED, "goes through a request"),
+    ("officer", dict(request_id=999), Kind.PERMISSION_DENIED, "there is no request 999"),
+    ("op", dict(request_id=999), Kind.PERMISSION_DENIED, "there is no request 999"),
 ]
 
 
@@ -108,12 +109,13 @@ def test_refusals_are_clear_recorded_and_serve_nothing(
     assert not rec.allowed and rec.username == who and message in rec.reason and rec.keys == list(e.value.keys)
 
 
-def test_authority_with_basis_and_approval_is_allowed_and_recorded_with_both(dep: Deployment) -> None:
-    req = playback(dep, legal_basis="PRC Police Law art. 6", approval_ref="JH-PSB-2026-0412")
-    with dep.ctx.gate.open(dep.tokens["officer"], req) as grant:
+def test_authority_with_an_approved_request_is_allowed_and_recorded_with_its_basis(dep: Deployment) -> None:
+    rid = approved_request(dep)
+    with dep.ctx.gate.open(dep.tokens["officer"], playback(dep, request_id=rid)) as grant:
         grant.clip("cam01", io.BytesIO())
     [rec] = records(dep.db)
-    assert rec.allowed and (rec.legal_basis, rec.approval_ref) == ("PRC Police Law art. 6", "JH-PSB-2026-0412")
+    assert rec.allowed and rec.request_id == rid and rec.legal_basis == "PRC Criminal Procedure Law art. 54"
+    assert rec.approval_ref and f"request {rid}" in rec.approval_ref and "SHA-256" in rec.approval_ref
 
 
 def test_unauthenticated_and_expired_sessions_are_refused_and_entered_in_the_ledger(dep: Deployment) -> None:

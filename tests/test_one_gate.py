@@ -24,18 +24,20 @@ from sqlalchemy import func, select, text
 
 import custos
 from custos.catalog.db import Database
-from custos.catalog.models import AccessRecord
+from custos.catalog.models import AccessRecord, FootageRequest
 from custos.cli.main import app as cli_app
 from custos.web.app import create_app
 
-from deployment import PASSWORD, Deployment, Recorded, make_deployment
+from deployment import PASSWORD, Deployment, Recorded, approved_request, make_deployment
 
 SRC = Path(custos.__file__).parent
 
 
 @pytest.fixture
 def dep(tmp_path: Path, db: Database, recorded: Recorded) -> Deployment:
-    return make_deployment(tmp_path, db, recorded)
+    d = make_deployment(tmp_path, db, recorded)
+    approved_request(d)  # so that the officer's calls name a request that lets footage out
+    return d
 
 
 def is_footage(body: bytes) -> bool:
@@ -55,6 +57,8 @@ def operations(client: TestClient) -> list[tuple[str, str, list[str], bool]]:
 
 def values(dep: Deployment) -> dict[str, str]:
     assert dep.start_utc and dep.end_utc
+    with dep.db.session() as s:
+        request_id = s.scalar(select(FootageRequest.id).where(FootageRequest.status == "approved"))
     return {
         "camera": "cam01",
         "start": dep.start_utc.isoformat(),
@@ -62,8 +66,13 @@ def values(dep: Deployment) -> dict[str, str]:
         "at": dep.start_utc.isoformat(),
         "purpose": "route enumeration",
         "destination": "case file 7",
-        "legal_basis": "PRC Police Law art. 6",
-        "approval_ref": "JH-2026-1",
+        "request_id": str(request_id),
+        "unit_id": "1",
+        "site_id": "1",
+        "camera_id": "1",
+        "filing_id": "1",
+        "personnel_id": "1",
+        "report_id": "1",
         "reason": "route enumeration",
         "hold_id": "1",
         "segment_id": "1",

@@ -272,7 +272,9 @@ class AccessRecord(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     outcome_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("footage_request.id"), nullable=True, doc="The authority or data-subject request it served."
+        Integer,
+        nullable=True,
+        doc="The request the reader named (no foreign key: a refusal for a request that does not exist is recorded too).",
     )
 
     __table_args__ = (

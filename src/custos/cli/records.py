@@ -148,9 +148,9 @@ def export(
     destination: Annotated[str, typer.Option(help="Where the copy goes: a case file, a medium, a recipient.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The MP4 file to write (must not exist).")],
     user: UserOpt,
-    legal_basis: Annotated[str | None, typer.Option(help="For authorities: the law they act under (CN-20).")] = None,
-    approval_ref: Annotated[
-        str | None, typer.Option(help="For authorities: the approval document (HB-16, BJ-17).")
+    request: Annotated[
+        int | None,
+        typer.Option(help="For authorities and data subjects: the approved request (HB-16, BJ-17, CN-20, CN-21)."),
     ] = None,
     config: ConfigOpt = None,
     data: DataOpt = None,
@@ -167,8 +167,7 @@ def export(
             purpose=purpose,
             start_utc=parse_time(start, "start"),
             end_utc=parse_time(end, "end"),
-            legal_basis=legal_basis,
-            approval_ref=approval_ref,
+            request_id=request,
             destination=destination,
             client_address="cli",
         )

@@ -9,6 +9,7 @@ so that an inspector sees the attempts as well as the uses (HB-17.3, BJ-13.2, BJ
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -29,6 +30,7 @@ from custos.gate.outcomes import write as write_outcomes
 from custos.gate.outcomes import write_in as write_outcomes_in
 from custos.gate.request import AccessRequest
 from custos.gate.rules import CameraRef, decide
+from custos.gate.scope import load_request
 from custos.ledger import log
 from custos.media.clip import ClipInfo
 from custos.media.footage import assemble_clip
@@ -65,6 +67,7 @@ def record_fields(
         "start_utc": req.start_utc,
         "end_utc": req.end_utc,
         "client_address": req.client_address,
+        "request_id": req.request_id,
         "requested_at": now,
         "allowed": allowed,
         "keys": list(keys),
@@ -207,7 +210,10 @@ class Gate:
                     cams = [
                         CameraRef(*r) for n in dict.fromkeys(req.cameras) for r in _CAMERA.execute(conn, {"name": n})
                     ]
-                    ruling = decide(self.policy, who, cams, req, now)
+                    facts = None if req.request_id is None else load_request(conn, req.request_id)
+                    if facts is not None:  # the record carries the request's basis, not the reader's say-so
+                        req = dataclasses.replace(req, legal_basis=facts.legal_basis, approval_ref=facts.approval_ref)
+                    ruling = decide(self.policy, who, cams, req, now, facts)
                     d = ruling.decision
                     fields = record_fields(who, req, now, d.allowed, tuple(d.keys), d.reason)
                     entry = log.append(s, "access", fields, at=now)

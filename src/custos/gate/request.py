@@ -32,6 +32,7 @@ class AccessRequest:
     approval_ref: str | None = None
     destination: str | None = None
     client_address: str | None = None
+    request_id: int | None = None  # an authority, emergency or data-subject request (custos.registry.requests)
 
     def describe(self) -> str:
         span = (
@@ -39,4 +40,5 @@ class AccessRequest:
             if self.start_utc is None
             else f" from {self.start_utc:%Y-%m-%d %H:%M:%S} to {self.end_utc:%Y-%m-%d %H:%M:%S} UTC"
         )
-        return f"{self.mode.value} of {', '.join(self.cameras)}{span}"
+        via = "" if self.request_id is None else f" under request {self.request_id}"
+        return f"{self.mode.value} of {', '.join(self.cameras)}{span}{via}"

@@ -2,8 +2,11 @@
 
 The role rules (BJ-14, CN-16: only authorised staff see footage, each within their remit):
 - operators watch and play back their own unit's cameras; unit admins may also copy them out;
-- PSB and other authority officers reach any unit's footage only with a legal basis (CN-20) and an
-  approval document (HB-16, BJ-17); the two-officer request workflow comes with the registry;
+- PSB and other authority officers reach footage only through an approved request (custos.registry.requests):
+  two officers with credentials, the PSB's approval document and a legal basis, approved by someone else
+  (HB-16, BJ-17, CN-20), or an emergency request (HB-15, BJ-16); the gate checks its scope (gate.scope);
+- a data subject views (never copies) footage of themselves with the operator's consent, shown by the
+  unit's own staff under an approved data-subject request (CN-21);
 - approvers, inspectors, auditors and machines see no footage at all: they check records.
 """
 
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from custos.auth.principal import Principal, Role
 from custos.errors import Kind
 from custos.gate.request import AccessRequest, Mode
+from custos.gate.scope import RequestFacts, request_problem
 from custos.policy import Decision, Policy
 
 VIEW = {Mode.LIVE, Mode.PLAYBACK, Mode.THUMBNAIL}
@@ -42,7 +46,15 @@ class Ruling:
     kind: Kind  # what a refusal is, for the API's status: a bad request is not a forbidden one
 
 
-def decide(policy: Policy, who: Principal, cameras: list[CameraRef], req: AccessRequest, now: dt.datetime) -> Ruling:
+def decide(
+    policy: Policy,
+    who: Principal,
+    cameras: list[CameraRef],
+    req: AccessRequest,
+    now: dt.datetime,
+    facts: RequestFacts | None = None,
+) -> Ruling:
+    """`facts` is the request `req.request_id` names, as loaded in the record's transaction (None if none)."""
     register = policy.keys_for("access.register")
     staff = policy.keys_for("access.authorised_staff_only")
 
@@ -90,21 +102,28 @@ def decide(policy: Policy, who: Principal, cameras: list[CameraRef], req: Access
         return refuse(
             Kind.PERMISSION_DENIED, f"a {who.role.value} may not {req.mode.value} footage (may: {allowed})", staff
         )
+    units = {c.name: c.unit_id for c in cameras}
     if who.role in AUTHORITY_ROLES:
-        if not (req.legal_basis or "").strip():
+        keys = policy.keys_for("access.authority") + policy.keys_for("access.authority_rights")
+        if req.request_id is None:
             return refuse(
                 Kind.PERMISSION_DENIED,
-                "a state organ obtains footage only under legal authority: state the legal basis",
-                policy.keys_for("access.authority"),
+                "authority access goes through a request: two officers with their credentials, the PSB's approval "
+                "document and a legal basis, approved by someone else; name the approved request",
+                keys,
             )
-        if not (req.approval_ref or "").strip():
-            return refuse(
-                Kind.PERMISSION_DENIED,
-                "authority access needs the approval document's reference",
-                policy.keys_for("access.authority"),
-            )
+        if problem := request_problem(facts, who, req, units, now):
+            return refuse(Kind.PERMISSION_DENIED, problem, keys)
         return Ruling(
-            Decision.allow(f"{who.describe()} may {req.describe()} under {req.legal_basis}", register + staff),
+            Decision.allow(f"{who.describe()} may {req.describe()} under {req.legal_basis}", register + staff + keys),
+            Kind.PERMISSION_DENIED,
+        )
+    if req.request_id is not None:
+        subject = policy.keys_for("subject.view") or staff
+        if problem := request_problem(facts, who, req, units, now):
+            return refuse(Kind.PERMISSION_DENIED, problem, subject)
+        return Ruling(
+            Decision.allow(f"{who.describe()} may show {req.describe()} to the person concerned", register + subject),
             Kind.PERMISSION_DENIED,
         )
     foreign = [c.name for c in cameras if c.unit_id != who.unit_id]

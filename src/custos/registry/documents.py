@@ -46,7 +46,7 @@ def store_document(
     key = f"documents/{digest[:2]}/{digest}"
     storage.put(key, data)  # atomic and durable before the row that cites it commits
     fields = {
-        "kind": kind,
+        "document_kind": kind,
         "filename": filename,
         "media_type": media_type,
         "size_bytes": len(data),

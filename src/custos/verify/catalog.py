@@ -19,7 +19,7 @@ from custos.verify.report import Report
 
 ACCESS_FIELDS = (
     "person_id username full_name unit role mode purpose legal_basis approval_ref destination cameras "
-    "start_utc end_utc client_address requested_at allowed keys reason"
+    "start_utc end_utc client_address request_id requested_at allowed keys reason"
 ).split()
 
 

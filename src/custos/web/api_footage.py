@@ -19,8 +19,13 @@ router = APIRouter(prefix="/api/v1", tags=["footage"])
 CHUNK = 256 * 1024
 
 Purpose = Annotated[str, Query(description="Why the footage is used (HB-17.3, BJ-13.2, CN-16).")]
-LegalBasis = Annotated[str | None, Query(description="For authorities: the law they act under (CN-20).")]
-Approval = Annotated[str | None, Query(description="For authorities: the approval document (HB-16, BJ-17).")]
+RequestId = Annotated[
+    int | None,
+    Query(
+        description="The approved request the access falls under: an authority's (HB-16, BJ-17, CN-20), an "
+        "emergency (HB-15, BJ-16) or a data subject's viewing (CN-21). Its legal basis and approval go on the record."
+    ),
+]
 
 
 def _chunks(f: BinaryIO) -> Iterator[bytes]:
@@ -42,8 +47,7 @@ def clip(
     purpose: Purpose = "",
     download: bool = False,
     destination: str | None = None,
-    legal_basis: LegalBasis = None,
-    approval_ref: Approval = None,
+    request_id: RequestId = None,
 ) -> Response:
     """One MP4 of CAMERA from START to END (aware ISO 8601 times), cut at keyframes, never re-encoded.
     `download=true` serves it as a file to keep, which needs a destination."""
@@ -53,8 +57,7 @@ def clip(
         purpose=purpose,
         start_utc=aware(start, "start"),
         end_utc=aware(end, "end"),
-        legal_basis=legal_basis,
-        approval_ref=approval_ref,
+        request_id=request_id,
         destination=destination,
         client_address=client_address(request),
     )
@@ -86,8 +89,7 @@ def thumbnail(
     at: dt.datetime,
     purpose: Purpose = "",
     width: Annotated[int, Query(ge=16, le=1920)] = 320,
-    legal_basis: LegalBasis = None,
-    approval_ref: Approval = None,
+    request_id: RequestId = None,
 ) -> Response:
     """A JPEG of the keyframe at or before AT: a picture of footage is footage, so it passes the gate."""
     at_utc = aware(at, "at")
@@ -97,8 +99,7 @@ def thumbnail(
         purpose=purpose,
         start_utc=at_utc,
         end_utc=at_utc + dt.timedelta(seconds=1),
-        legal_basis=legal_basis,
-        approval_ref=approval_ref,
+        request_id=request_id,
         client_address=client_address(request),
     )
     grant = ctx.gate.open(token_of(request), req)

@@ -15,7 +15,16 @@ from custos.catalog.db import Database
 from custos.catalog.models import Camera, Outage, Segment
 from custos.context import Context
 from custos.ingest.recorder import Recorder
-from custos.web import api_auth, api_footage, api_records, problems
+from custos.web import (
+    api_auth,
+    api_duties,
+    api_filings,
+    api_footage,
+    api_records,
+    api_registry,
+    api_requests,
+    problems,
+)
 from custos.web.deps import Who
 
 CONSOLE = Path(__file__).with_name("console.html")
@@ -78,6 +87,10 @@ def create_app(ctx: Context, recorder: Recorder | None = None) -> FastAPI:
     app.include_router(api_auth.router)
     app.include_router(api_footage.router)
     app.include_router(api_records.router)
+    app.include_router(api_requests.router)
+    app.include_router(api_registry.router)
+    app.include_router(api_filings.router)
+    app.include_router(api_duties.router)
 
     @app.get("/api/v1/health")
     def health() -> dict[str, Any]:

@@ -368,7 +368,6 @@ def upgrade() -> None:
 
     with op.batch_alter_table("access_record", schema=None) as batch_op:
         batch_op.add_column(sa.Column("request_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key("access_record_request_fk", "footage_request", ["request_id"], ["id"])
 
     with op.batch_alter_table("camera", schema=None) as batch_op:
         batch_op.add_column(sa.Column("site_id", sa.Integer(), nullable=True))
@@ -435,7 +434,6 @@ def downgrade() -> None:
         ):
             batch_op.drop_column(c)
     with op.batch_alter_table("access_record", schema=None) as batch_op:
-        batch_op.drop_constraint("access_record_request_fk", type_="foreignkey")
         batch_op.drop_column("request_id")
     for table in (
         "shift_log_entry",

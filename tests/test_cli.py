@@ -112,6 +112,17 @@ def test_demo_records_synthetic_cameras_and_lists_them_on_its_page(tmp_path: Pat
             time.sleep(0.5)
         else:
             raise AssertionError(f"demo did not record: {cams}")
+        # The demo's registry: its cameras registered with position, view and sign, in use and filed.
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/registry/cameras", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            body = json.load(resp)
+        registered = body["items"] if isinstance(body, dict) else body
+        assert sorted((c["name"], c["status"], c["registration"]) for c in registered) == [
+            ("cam01", "active", 1),
+            ("cam02", "active", 1),
+        ]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
             page = resp.read().decode()
         assert "Log in" in page and "Purpose of viewing" in page

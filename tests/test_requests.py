@@ -261,3 +261,17 @@ def test_the_whole_walk_over_http_and_other_psbs_see_nothing(dep: Deployment) ->
     r = client.get(clip, params=q, headers=h("officer"))
     assert r.status_code == 200 and r.content[4:8] == b"ftyp"
     assert int(r.headers["X-Custos-Access-Record"]) > 0
+
+
+def test_a_swapped_approval_document_is_found_by_verify(dep: Deployment) -> None:
+    from custos.verify import verify
+
+    approved_request(dep)
+    assert dep.ctx.publisher is not None and dep.ctx.publisher.publish() is not None
+    before = verify(dep.settings, dep.ctx.policy, footage=True)
+    assert not [f for f in before.findings if f.code.startswith(("document.", "segment."))], before.as_dict()
+    [path] = [p for p in (dep.ctx.storage.root / "objects" / "documents").rglob("*") if p.is_file()]
+    path.chmod(0o644)
+    path.write_bytes(b"%PDF-1.4 a different approval")
+    after = verify(dep.settings, dep.ctx.policy, footage=True)
+    assert [f.code for f in after.findings if f.code.startswith("document.")] == ["document.altered"]

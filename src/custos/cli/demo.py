@@ -13,6 +13,7 @@ from sqlalchemy import select
 from custos.auth import people
 from custos.catalog.models import Camera, Person, Unit
 from custos.cli import serve
+from custos.cli.demo_registry import seed_registry
 from custos.context import Context, open_context
 from custos.ledger import log
 
@@ -21,6 +22,8 @@ ACCOUNTS = [  # username, full name, unit, role
     ("operator", "Demo Operator", SCHOOL, "operator"),
     ("admin", "Demo Unit Admin", SCHOOL, "unit_admin"),
     ("officer", "Demo PSB Officer", PSB, "psb_officer"),
+    ("officer2", "Demo PSB Officer Two", PSB, "psb_officer"),
+    ("approver", "Demo PSB Approver", PSB, "psb_approver"),
     ("inspector", "Demo Inspector", PSB, "inspector"),
 ]
 
@@ -76,6 +79,8 @@ def run_demo(
                     log.append(s, "camera.added", {"camera": spec.name, "unit": SCHOOL, "enabled": True})
                 else:
                     cam.url = sim.url(spec.name)  # the simulator's port may differ from the last run
+        passwords = {u: p for u, p, _ in logins}
+        seed_registry(ctx, SCHOOL, PSB, ("admin", passwords["admin"]))
         table = "".join(f"  {u:<10} {p:<14} {r}\n" for u, p, r in logins)
         serve.run(
             ctx,

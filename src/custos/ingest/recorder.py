@@ -56,12 +56,13 @@ class Recorder:
         self._lock: WriterLock | None = None
 
     def prepare(self) -> RecoveryReport:
-        """Recover what a crash left, then build one CameraRecorder per enabled camera."""
+        """Recover what a crash left, then build one CameraRecorder per enabled camera in use: a camera only
+        registered is not yet in use (HB-11: it goes into use when activated), a dismantled one no longer."""
         self._lock = self._storage.lock_writer()
         self.recovery = recover(self._storage, self._db, locked=True)
         self.flusher = Flusher()
         with self._db.session() as s:
-            rows = s.scalars(select(Camera).where(Camera.enabled.is_(True)).order_by(Camera.name)).all()
+            rows = s.scalars(select(Camera).where(Camera.enabled.is_(True), Camera.status == "active").order_by(Camera.name)).all()
             self.cams = [
                 CameraRecorder(
                     cam.name,

@@ -20,6 +20,12 @@ from custos.storage.base import Storage
 DOCUMENT_KINDS = ("approval_document", "credential", "consent", "signage_photo", "legal_basis", "other")
 MAX_BYTES = 32 * 1024 * 1024
 _FILENAME = re.compile(r"[^/\\\x00-\x1f]{1,255}")
+PREFIX = "documents/"
+
+
+def document_key(sha256: str) -> str:
+    """Where a document lives in storage: by its hash, so the same file uploaded twice is stored once."""
+    return f"{PREFIX}{sha256[:2]}/{sha256}"
 
 
 def store_document(
@@ -43,7 +49,7 @@ def store_document(
             Kind.INVALID_ARGUMENT, f"document {filename!r} has {len(data):,} bytes; at most {MAX_BYTES:,} are accepted"
         )
     digest = hashlib.sha256(data).hexdigest()
-    key = f"documents/{digest[:2]}/{digest}"
+    key = document_key(digest)
     storage.put(key, data)  # atomic and durable before the row that cites it commits
     fields = {
         "document_kind": kind,

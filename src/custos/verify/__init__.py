@@ -15,7 +15,7 @@ from custos.ledger.publish import load_verifier
 from custos.policy import Policy
 from custos.storage.local import LocalStorage
 from custos.verify.catalog import check_access, check_holds, check_segments
-from custos.verify.footage import check_footage
+from custos.verify.footage import check_documents, check_footage
 from custos.verify.replay import check_heads, replay, signed_heads
 from custos.verify.report import Finding, Report
 
@@ -55,6 +55,7 @@ def verify(
                 originals,
                 threads=threads,
             )
+            check_documents(LocalStorage(settings.footage_root), replayed.documents, report, integrity)
             report.seconds["footage"] = time.perf_counter() - t
     finally:
         db.dispose()

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from custos.registry.documents import PREFIX as DOCUMENTS
+from custos.registry.documents import document_key
 from custos.storage.base import Storage
 from custos.verify.report import Report
 
@@ -38,7 +40,7 @@ def check_footage(
     *,
     threads: int = 2,
 ) -> None:
-    present = {info.key for info in storage.list()}
+    present = {info.key for info in storage.list() if not info.key.startswith(DOCUMENTS)}
     for key in sorted(present - ledgered.keys()):
         report.add(
             "segment.extra",
@@ -65,3 +67,23 @@ def check_footage(
                     f"its bytes changed: SHA-256 {digest[:16]}… ({size} bytes), the ledger says {want['sha256'][:16]}… ({want['size_bytes']} bytes)",
                     keys,
                 )
+
+
+def check_documents(
+    storage: Storage, documents: dict[str, dict[str, Any]], report: Report, keys: tuple[str, ...]
+) -> None:
+    """Uploaded documents (approval documents, credentials, consents) against their ledger entries: a swapped
+    approval document would make a request look approved on other grounds (HB-16, BJ-17)."""
+    present = {info.key for info in storage.list(DOCUMENTS)}
+    expected = {document_key(sha): fields for sha, fields in documents.items()}
+    for key in sorted(present - expected.keys()):
+        report.add("document.extra", key, "a document in storage that the ledger never recorded", keys)
+    for key, fields in sorted(expected.items()):
+        if key not in present:
+            report.add(
+                "document.missing", key, f"the ledger records {fields.get('filename')!r} but the file is gone", keys
+            )
+            continue
+        digest, size = sha256_of(storage, key)
+        if digest != fields["sha256"] or size != fields.get("size_bytes"):
+            report.add("document.altered", key, f"{fields.get('filename')!r} changed since it was uploaded", keys)

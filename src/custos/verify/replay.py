@@ -38,6 +38,7 @@ class Replayed:
     outcomes: dict[int, dict[str, Any]] = field(default_factory=dict)
     holds: dict[int, dict[str, Any]] = field(default_factory=dict)
     releases: dict[int, dict[str, Any]] = field(default_factory=dict)
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # by SHA-256
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,8 @@ def _collect(out: Replayed, kind: str, seq: int, fields: dict[str, Any]) -> bool
                 out.holds[seq] = fields
             case "hold.released":
                 out.releases[int(fields["hold_seq"])] = fields
+            case "document":
+                out.documents[str(fields["sha256"])] = fields
     except (KeyError, TypeError, ValueError):
         return False
     return True

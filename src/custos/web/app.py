@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
-from custos.auth.principal import Role
+from custos.auth.principal import Principal
 from custos.catalog.db import Database
 from custos.catalog.models import Camera, Outage, Segment
 from custos.context import Context
 from custos.ingest.recorder import Recorder
+from custos.registry.scope import unit_scope
 from custos.web import (
     api_auth,
     api_duties,
@@ -28,12 +29,10 @@ from custos.web import (
 from custos.web.deps import Who
 
 CONSOLE = Path(__file__).with_name("console.html")
-# Roles that see every unit's cameras: the police and those who check on everyone.
-ALL_UNITS = {Role.PSB_OFFICER, Role.PSB_APPROVER, Role.AUTHORITY_OFFICER, Role.INSPECTOR, Role.AUDITOR}
 
 
-def camera_overview(db: Database, recorder: Recorder | None, unit_id: int | None = None) -> list[dict[str, Any]]:
-    """Cameras with their recordings; only `unit_id`'s when given."""
+def camera_overview(db: Database, recorder: Recorder | None, who: Principal | None = None) -> list[dict[str, Any]]:
+    """Cameras with their recordings, of the units `who` may see (registry.scope); all for None."""
     live = {st.name: st for st in recorder.status()} if recorder else {}
     out: list[dict[str, Any]] = []
     with db.session() as s:
@@ -56,9 +55,7 @@ def camera_overview(db: Database, recorder: Recorder | None, unit_id: int | None
             row.camera_id: row.n
             for row in s.execute(select(Outage.camera_id, func.count().label("n")).group_by(Outage.camera_id))
         }
-        q = select(Camera).order_by(Camera.name)
-        if unit_id is not None:
-            q = q.where(Camera.unit_id == unit_id)
+        q = select(Camera).where(unit_scope(who, Camera.unit_id)).order_by(Camera.name)
         for cam in s.scalars(q):
             a = agg.get(cam.id)
             st = live.get(cam.name)
@@ -75,6 +72,8 @@ def camera_overview(db: Database, recorder: Recorder | None, unit_id: int | None
                     "state_since_utc": st.since_utc.isoformat() if st else None,
                     "frames_this_run": st.frames_recorded if st else 0,
                     "outages": outages.get(cam.id, 0),
+                    "status": cam.status,
+                    "registration": cam.registration,
                 }
             )
     return out
@@ -98,8 +97,9 @@ def create_app(ctx: Context, recorder: Recorder | None = None) -> FastAPI:
 
     @app.get("/api/v1/cameras")
     def cameras(who: Who) -> list[dict[str, Any]]:
-        """The cameras the caller may ask for: their own unit's, or every unit's for the police and inspectors."""
-        return camera_overview(ctx.db, recorder, None if who.role in ALL_UNITS else who.unit_id)
+        """The cameras of the units the caller may see: their own unit's; for a PSB's people, those of the
+        units filed with it; for an authority's, those its requests reach."""
+        return camera_overview(ctx.db, recorder, who)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:

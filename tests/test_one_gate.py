@@ -159,6 +159,7 @@ COMMANDS = {
     "cameras list": False,
     "demo": False,  # serves the console, whose routes are enumerated above
     "export": True,
+    "findings": False,
     "holds add": False,
     "holds list": False,
     "holds release": False,

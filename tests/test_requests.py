@@ -189,7 +189,13 @@ def test_data_subject_views_with_consent_and_never_copies(dep: Deployment) -> No
     with dep.db.session() as s:
         with pytest.raises(CustosError) as e:  # no acknowledgement of the ban on passing it on
             rq.decide_request(
-                s, dep.ctx.policy, dep.settings.registry, principal_of(dep, "admin"), rid, approve=True, reason="consent given"
+                s,
+                dep.ctx.policy,
+                dep.settings.registry,
+                principal_of(dep, "admin"),
+                rid,
+                approve=True,
+                reason="consent given",
             )
         assert "acknowledge" in e.value.message
     with dep.db.session() as s:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from custos.auth.people import unit_by_name
 from custos.catalog.models import Camera, Outage, Segment
-from custos.cli import accounts, ledger_cmds, records
+from custos.cli import accounts, findings_cmd, ledger_cmds, records
 from custos.cli.common import ConfigOpt, DataOpt, console, err, fail
 from custos.context import open_context
 from custos.errors import CustosError, Kind
@@ -38,6 +38,7 @@ app.add_typer(ledger_cmds.ledger_app, name="ledger")
 app.command("export")(records.export)
 app.command("verify")(ledger_cmds.verify)
 app.command("sweep")(ledger_cmds.sweep)
+app.command("findings")(findings_cmd.findings)
 segments_app.command("delete")(records.segments_delete)
 
 

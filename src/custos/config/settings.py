@@ -109,9 +109,7 @@ class RegistrySettings(BaseModel):
     inspection_interval_days: int = Field(
         90, gt=0, description="A unit with no safety inspection for this long is a finding (HB-17.1, BJ-12.2)."
     )
-    request_max_valid_days: int = Field(
-        30, gt=0, description="The longest an approved authority request stays valid."
-    )
+    request_max_valid_days: int = Field(30, gt=0, description="The longest an approved authority request stays valid.")
     emergency_valid_hours: float = Field(24.0, gt=0, description="How long an approved emergency request stays valid.")
 
 

@@ -62,7 +62,9 @@ class Recorder:
         self.recovery = recover(self._storage, self._db, locked=True)
         self.flusher = Flusher()
         with self._db.session() as s:
-            rows = s.scalars(select(Camera).where(Camera.enabled.is_(True), Camera.status == "active").order_by(Camera.name)).all()
+            rows = s.scalars(
+                select(Camera).where(Camera.enabled.is_(True), Camera.status == "active").order_by(Camera.name)
+            ).all()
             self.cams = [
                 CameraRecorder(
                     cam.name,

@@ -20,6 +20,7 @@ from custos.web import (
     api_auth,
     api_duties,
     api_filings,
+    api_findings,
     api_footage,
     api_records,
     api_registry,
@@ -90,6 +91,7 @@ def create_app(ctx: Context, recorder: Recorder | None = None) -> FastAPI:
     app.include_router(api_registry.router)
     app.include_router(api_filings.router)
     app.include_router(api_duties.router)
+    app.include_router(api_findings.router)
 
     @app.get("/api/v1/health")
     def health() -> dict[str, Any]:

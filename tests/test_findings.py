@@ -391,6 +391,7 @@ def test_psb_overview_and_scope(dep: Deployment) -> None:
 def test_cli_findings_json_and_exit_code(dep: Deployment) -> None:
     i = ids(dep)
     from custos.cli.main import app
+
     env = {"CUSTOS_DATABASE_URL": dep.settings.database_url, "CUSTOS_POLICY__PACKS": '["CN","HB"]'}
     data = ["--data", str(dep.settings.data_dir)]
     runner = CliRunner()

@@ -13,9 +13,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from custos.catalog.db import Database
+from custos.catalog.models import LedgerEntry
 from custos.cli.main import app
 from custos.storage import LocalStorage
 
@@ -184,3 +186,29 @@ def test_ledger_commands_sign_and_prove_offline(tmp_path: Path) -> None:
     merkle.verify_consistency(3, 4, cp1.root, cp2.root, [b(h) for h in c["proof"]])
     r = custos("ledger", "prove", "9")
     assert r.returncode == 2 and "no entry 9" in r.stderr
+
+
+def test_units_configure_sets_the_filing_psb_and_refuses_a_non_psb(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+
+    def custos(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "custos.cli.main", *args, "--data", str(data)],
+            env=dict(os.environ, COLUMNS="200"),
+            capture_output=True,
+            text=True,
+        )
+
+    assert custos("units", "add", "Riverside School").returncode == 0
+    assert custos("units", "add", "Jianghan PSB", "--kind", "psb").returncode == 0
+    r = custos("units", "configure", "Riverside School", "--psb", "Riverside School")
+    assert r.returncode == 2 and "psb" in r.stderr.lower()
+    r = custos("units", "configure", "Riverside School", "--psb", "Jianghan PSB", "--county", "Jianghan District")
+    assert r.returncode == 0, r.stderr
+    listed = custos("units", "list").stdout
+    row = next(line for line in listed.splitlines() if "Riverside School" in line)
+    assert "Jianghan District" in row and "Jianghan PSB" in row
+    db = Database(f"sqlite:///{data / 'custos.db'}")
+    with db.session() as s:
+        assert "unit.changed" in set(s.scalars(select(LedgerEntry.kind)))
+    db.dispose()

@@ -175,6 +175,7 @@ COMMANDS = {
     "serve": False,  # serves the console, whose routes are enumerated above
     "sweep": False,
     "units add": False,
+    "units configure": False,
     "units list": False,
     "users add": False,
     "users disable": False,

@@ -14,6 +14,7 @@ from custos.catalog.models import Person, Unit
 from custos.cli.common import ConfigOpt, DataOpt, console, fail
 from custos.context import open_context
 from custos.errors import CustosError
+from custos.registry.units import configure_unit
 
 units_app = typer.Typer(no_args_is_help=True, help="Units: using units, PSBs and other authorities.")
 users_app = typer.Typer(no_args_is_help=True, help="Accounts of named persons (BJ-14: no shared accounts).")
@@ -36,13 +37,37 @@ def units_add(
     console.print(f"added {kind} [bold]{name}[/bold]")
 
 
+@units_app.command("configure")
+def units_configure(
+    name: str,
+    psb: Annotated[str | None, typer.Option(help="The PSB the unit files with (HB-11, CN-14).")] = None,
+    county: Annotated[str | None, typer.Option(help="The county or district it is in.")] = None,
+    government: Annotated[
+        bool | None, typer.Option("--government/--not-government", help="A government body (BJ-7).")
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="Its address.")] = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Set a unit's registered facts as the local administrator; each change is a ledger entry."""
+    try:
+        ctx = open_context(config, data)
+        with ctx.db.session() as s:
+            unit = people.unit_by_name(s, name)
+            configure_unit(s, None, unit.id, government=government, psb=psb, county=county, address=address)
+    except CustosError as exc:
+        raise fail(exc) from None
+    console.print(f"configured [bold]{name}[/bold]")
+
+
 @units_app.command("list")
 def units_list(config: ConfigOpt = None, data: DataOpt = None) -> None:
     ctx = open_context(config, data)
-    t = Table("name", "kind")
+    t = Table("name", "kind", "government", "county", "files with")
     with ctx.db.session() as s:
+        names = dict(s.execute(select(Unit.id, Unit.name)).all())
         for u in s.scalars(select(Unit).order_by(Unit.name)):
-            t.add_row(u.name, u.kind)
+            t.add_row(u.name, u.kind, "yes" if u.government else "", u.county or "", names.get(u.psb_unit_id, ""))
     console.print(t)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -281,3 +282,25 @@ def test_a_swapped_approval_document_is_found_by_verify(dep: Deployment) -> None
     path.write_bytes(b"%PDF-1.4 a different approval")
     after = verify(dep.settings, dep.ctx.policy, footage=True)
     assert [f.code for f in after.findings if f.code.startswith("document.")] == ["document.altered"]
+
+
+def test_access_records_and_holds_are_seen_by_the_units_supervisors_only(dep: Deployment) -> None:
+    rid = approved_request(dep)
+    with dep.ctx.gate.open(dep.tokens["officer"], playback(dep, rid)) as grant:
+        grant.clip("cam01", io.BytesIO())
+    client = TestClient(create_app(dep.ctx))
+
+    def get(who: str, path: str) -> Any:
+        r = client.get(path, headers={"Authorization": f"Bearer {dep.tokens[who]}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert dep.start_utc and dep.end_utc
+    body = {"camera": "cam01", "start": dep.start_utc.isoformat(), "end": dep.end_utc.isoformat(), "reason": "case"}
+    r = client.post("/api/v1/holds", json=body, headers={"Authorization": f"Bearer {dep.tokens['officer']}"})
+    assert r.status_code == 201, r.text
+    # the school's admin sees the police's access to the school's camera; another county's PSB sees nothing
+    assert [x["username"] for x in get("admin", "/api/v1/access-records")["items"]] == ["officer"]
+    assert [x["username"] for x in get("inspector", "/api/v1/access-records")["items"]] == ["officer"]
+    assert get("far_officer", "/api/v1/access-records")["items"] == []
+    assert len(get("admin", "/api/v1/holds")) == 1 and get("far_officer", "/api/v1/holds") == []

@@ -19,6 +19,7 @@ from custos.catalog.records import camera_by_name
 from custos.errors import CustosError, Kind
 from custos.ledger import log
 from custos.policy import Policy
+from custos.registry.scope import unit_scope
 
 PLACE = {Role.OPERATOR, Role.UNIT_ADMIN, Role.PSB_OFFICER, Role.AUTHORITY_OFFICER}
 ANY_UNIT = {Role.PSB_OFFICER, Role.AUTHORITY_OFFICER}
@@ -120,11 +121,15 @@ def holds_over(s: Session, seg: Segment) -> Sequence[Hold]:
     ).all()
 
 
-def list_holds(s: Session, *, camera: str | None = None, active_only: bool = False) -> list[tuple[Hold, str, str]]:
+def list_holds(
+    s: Session, *, camera: str | None = None, active_only: bool = False, who: Principal | None = None
+) -> list[tuple[Hold, str, str]]:
+    """Holds on the cameras of units `who` may see (all for None, the local administrator)."""
     q = (
         select(Hold, Camera.name, Person.username)
         .join(Camera, Hold.camera_id == Camera.id)
         .join(Person, Hold.owner_id == Person.id)
+        .where(unit_scope(who, Camera.unit_id))
     )
     if camera is not None:
         q = q.where(Camera.name == camera)

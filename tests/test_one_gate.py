@@ -159,6 +159,7 @@ COMMANDS = {
     "cameras list": False,
     "demo": False,  # serves the console, whose routes are enumerated above
     "export": True,
+    "export-package": True,
     "findings": False,
     "holds add": False,
     "holds list": False,
@@ -181,6 +182,7 @@ COMMANDS = {
     "users disable": False,
     "users list": False,
     "verify": False,
+    "verify-export": False,  # reads a package, never the deployment's footage
 }
 
 

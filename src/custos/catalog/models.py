@@ -142,6 +142,9 @@ class Segment(Base):
         UTCDateTime, nullable=True, doc="Set when the sweeper deleted the file; the row stays as a tombstone."
     )
     deletion_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, doc="Ledger entry of the deletion.")
+    seq: Mapped[int | None] = mapped_column(
+        BigInteger, nullable=True, doc="Ledger entry of the segment, for an export's inclusion proofs."
+    )
 
     camera: Mapped[Camera] = relationship(back_populates="segments")
 

@@ -71,7 +71,7 @@ def index_segment(session: Session, rec: SegmentRecord) -> Segment:
     seg = Segment(camera_id=cam.id, retention_class="standard", **fields)
     session.add(seg)
     session.flush()
-    log.append(session, "segment", segment_entry_fields(seg, cam.name))
+    seg.seq = log.append(session, "segment", segment_entry_fields(seg, cam.name)).seq
     return seg
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from custos.auth.people import unit_by_name
 from custos.catalog.models import Camera, Outage, Segment
-from custos.cli import accounts, findings_cmd, ledger_cmds, records
+from custos.cli import accounts, export_cmds, findings_cmd, ledger_cmds, records
 from custos.cli.common import ConfigOpt, DataOpt, console, err, fail
 from custos.context import open_context
 from custos.errors import CustosError, Kind
@@ -39,6 +39,8 @@ app.command("export")(records.export)
 app.command("verify")(ledger_cmds.verify)
 app.command("sweep")(ledger_cmds.sweep)
 app.command("findings")(findings_cmd.findings)
+app.command("export-package")(export_cmds.export_package)
+app.command("verify-export")(export_cmds.verify_export)
 segments_app.command("delete")(records.segments_delete)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from custos.auth.principal import Principal
 from custos.auth.sessions import authenticate
 from custos.catalog.db import Database
-from custos.catalog.models import AccessRecord, Camera
+from custos.catalog.models import AccessRecord, Camera, Segment
 from custos.catalog.prepared import Prepared
 from custos.errors import CustosError, Kind
 from custos.gate.outcomes import Outcome, OutcomeWriter
@@ -33,7 +33,7 @@ from custos.gate.rules import CameraRef, decide
 from custos.gate.scope import load_request
 from custos.ledger import log
 from custos.media.clip import ClipInfo
-from custos.media.footage import assemble_clip
+from custos.media.footage import assemble_clip, copy_segment, segments_in_range
 from custos.policy import Policy
 from custos.storage.base import Storage
 
@@ -106,14 +106,8 @@ class Grant:
     def clip(self, camera: str, out: BinaryIO, *, count: bool = True) -> ClipInfo:
         """Write the granted range of `camera` as one MP4 into `out`. `count=False` when `out` is a buffer
         that `stream` then sends, so that only bytes handed to the client count as served."""
-        if self.finished is not None:
-            raise CustosError(Kind.FAILED_PRECONDITION, f"access record {self.record_id} is finished already")
-        if camera not in self.request.cameras:
-            raise CustosError(
-                Kind.PERMISSION_DENIED, f"camera {camera!r} is not part of access record {self.record_id}"
-            )
-        if self.request.start_utc is None or self.request.end_utc is None:
-            raise CustosError(Kind.INVALID_ARGUMENT, "a clip needs the time range of the request")
+        self._check(camera)
+        assert self.request.start_utc is not None and self.request.end_utc is not None
         sink = _Counter(out)
         try:
             return assemble_clip(
@@ -122,6 +116,33 @@ class Grant:
         finally:
             if count:
                 self.bytes_served += sink.n
+
+    def originals(self, camera: str) -> list[Segment]:
+        """The original segments of `camera` that the granted range touches (catalog rows, no bytes yet)."""
+        self._check(camera)
+        assert self.request.start_utc is not None and self.request.end_utc is not None
+        return segments_in_range(self.gate.db, camera, self.request.start_utc, self.request.end_utc)
+
+    def copy_original(self, camera: str, seg: Segment, out: BinaryIO) -> int:
+        """Copy one original segment byte for byte: an evidence export carries the originals so that their
+        hashes prove against the ledger (HB-18.2, HB-21.5). Only segments `originals` named are copied."""
+        if seg.storage_key not in {o.storage_key for o in self.originals(camera)}:
+            raise CustosError(
+                Kind.PERMISSION_DENIED, f"segment {seg.storage_key} is outside access record {self.record_id}"
+            )
+        n = copy_segment(self.gate.storage, seg, out)
+        self.bytes_served += n
+        return n
+
+    def _check(self, camera: str) -> None:
+        if self.finished is not None:
+            raise CustosError(Kind.FAILED_PRECONDITION, f"access record {self.record_id} is finished already")
+        if camera not in self.request.cameras:
+            raise CustosError(
+                Kind.PERMISSION_DENIED, f"camera {camera!r} is not part of access record {self.record_id}"
+            )
+        if self.request.start_utc is None or self.request.end_utc is None:
+            raise CustosError(Kind.INVALID_ARGUMENT, "footage of a range needs the time range of the request")
 
     def stream(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         """Pass `chunks` to a client, counting them, and record the outcome when the stream ends."""

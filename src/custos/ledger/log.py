@@ -221,6 +221,15 @@ def prove_inclusion(session: Session, seq: int, size: int) -> list[bytes]:
     return inclusion_proof(_leaf_hashes(session, size), seq)
 
 
+def prove_inclusions(session: Session, seqs: Sequence[int], size: int) -> dict[int, list[bytes]]:
+    """Audit paths of several entries in one tree, reading the leaves once (an export proves many)."""
+    for seq in seqs:
+        if not 0 <= seq < size:
+            raise CustosError(Kind.INVALID_ARGUMENT, f"entry {seq} is not inside a tree of {size} entries")
+    leaves = _leaf_hashes(session, size)
+    return {seq: inclusion_proof(leaves, seq) for seq in dict.fromkeys(seqs)}
+
+
 def prove_consistency(session: Session, size1: int, size2: int) -> list[bytes]:
     """Proof that the tree of `size2` entries extends the tree of `size1` (RFC 6962 §2.1.2)."""
     if not 0 < size1 <= size2:

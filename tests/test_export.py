@@ -161,3 +161,37 @@ def test_cli_export_package_and_verify_export(sqlite_db: Database, tmp_path: Pat
                "--purpose", "evidence", "--destination", "usb", "--out", str(tmp_path / "no.zip"), "--user", "op",
                *data)  # fmt: skip
     assert r.returncode != 0 and "may not export" in r.stderr and not (tmp_path / "no.zip").exists()
+
+
+def test_export_job_over_http_with_progress(dep: Deployment, tmp_path: Path) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from custos.web.app import create_app
+
+    assert dep.start_utc and dep.end_utc
+    client = TestClient(create_app(dep.ctx))
+
+    def h(who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {dep.tokens[who]}"}
+
+    body = {"cameras": ["cam01", "cam02"], "start": dep.start_utc.isoformat(), "end": dep.end_utc.isoformat(),
+            "purpose": "evidence for case 2026-300", "destination": "case file 2026-300"}  # fmt: skip
+    r = client.post("/api/v1/exports", json=body, headers=h("op"))
+    assert r.status_code == 403 and r.json()["keys"] and "may not export" in r.json()["detail"]
+    r = client.post("/api/v1/exports", json=body, headers=h("admin"))
+    assert r.status_code == 202, r.text
+    job = r.json()
+    deadline = time.monotonic() + 60
+    while job["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.get(f"/api/v1/exports/{job['id']}", headers=h("admin")).json()
+    assert job["state"] == "done" and job["progress"] == 1.0 and job["done_bytes"] == job["total_bytes"] > 0, job
+    assert client.get(f"/api/v1/exports/{job['id']}", headers=h("officer")).status_code == 404
+    r = client.get(f"/api/v1/exports/{job['id']}/package.zip", headers=h("admin"))
+    assert r.status_code == 200 and int(r.headers["X-Custos-Access-Record"]) == job["access_record"]
+    pkg = tmp_path / "downloaded.zip"
+    pkg.write_bytes(r.content)
+    assert verify_package(pkg) == []
+    assert client.get(f"/api/v1/exports/{job['id']}/package.zip", headers=h("op")).status_code == 404

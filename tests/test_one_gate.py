@@ -73,6 +73,7 @@ def values(dep: Deployment) -> dict[str, str]:
         "filing_id": "1",
         "personnel_id": "1",
         "report_id": "1",
+        "job_id": "1",
         "reason": "route enumeration",
         "hold_id": "1",
         "segment_id": "1",

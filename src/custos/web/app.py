@@ -19,6 +19,7 @@ from custos.registry.scope import unit_scope
 from custos.web import (
     api_auth,
     api_duties,
+    api_exports,
     api_filings,
     api_findings,
     api_footage,
@@ -92,6 +93,7 @@ def create_app(ctx: Context, recorder: Recorder | None = None) -> FastAPI:
     app.include_router(api_filings.router)
     app.include_router(api_duties.router)
     app.include_router(api_findings.router)
+    app.include_router(api_exports.router)
 
     @app.get("/api/v1/health")
     def health() -> dict[str, Any]:

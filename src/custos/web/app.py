@@ -3,6 +3,7 @@ needs a session; every route that emits footage goes through the gate (api_foota
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from custos.web import (
     api_requests,
     problems,
 )
-from custos.web.deps import Who
+from custos.web.deps import Who, aware
+from custos.web.timeline import timeline
 
 CONSOLE = Path(__file__).with_name("console.html")
 
@@ -104,6 +106,13 @@ def create_app(ctx: Context, recorder: Recorder | None = None) -> FastAPI:
         """The cameras of the units the caller may see: their own unit's; for a PSB's people, those of the
         units filed with it; for an authority's, those its requests reach."""
         return camera_overview(ctx.db, recorder, who)
+
+    @app.get("/api/v1/cameras/{camera}/timeline")
+    def camera_timeline(camera: str, who: Who, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+        """What CAMERA recorded from START to END (merged spans), its outages, holds and reported events:
+        the playback timeline. Metadata only; the pictures come through the gate."""
+        with ctx.db.session() as s:
+            return timeline(s, who, camera, aware(start, "start"), aware(end, "end"))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:

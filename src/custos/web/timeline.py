@@ -1,0 +1,99 @@
+"""A camera's timeline for playback: what was recorded (contiguous spans merged from segments), what was
+not (outages with their causes), what is kept longer (holds), and what was reported (incident and stop
+reports). Metadata only: no footage passes here, so no access record is written; the pictures come through
+the gate (clip.mp4, thumbnail.jpg)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from custos.auth.principal import Principal
+from custos.catalog.models import Camera, Hold, Outage, Report, Segment
+from custos.errors import CustosError, Kind
+from custos.registry.scope import unit_scope
+
+# Segments closer than this are one span: the recorder cuts at keyframes with no gap between segments.
+JOIN = dt.timedelta(milliseconds=500)
+MAX_SPAN = dt.timedelta(days=31)
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if t else None
+
+
+def timeline(s: Session, who: Principal | None, camera: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    if end <= start:
+        raise CustosError(Kind.INVALID_ARGUMENT, f"the timeline's end {end.isoformat()} is not after its start")
+    if end - start > MAX_SPAN:
+        raise CustosError(Kind.INVALID_ARGUMENT, f"ask for at most {MAX_SPAN.days} days of timeline at once")
+    cam = s.scalar(select(Camera).where(Camera.name == camera, unit_scope(who, Camera.unit_id)))
+    if cam is None:
+        raise CustosError(Kind.NOT_FOUND, f"no camera named {camera!r} that you may see")
+    spans: list[list[Any]] = []
+    rows = s.execute(
+        select(Segment.start_utc, Segment.end_utc)
+        .where(
+            Segment.camera_id == cam.id,
+            Segment.deleted_at.is_(None),
+            Segment.end_utc > start,
+            Segment.start_utc < end,
+        )
+        .order_by(Segment.start_utc)
+    )
+    segments = 0
+    for a, b in rows:
+        segments += 1
+        if spans and a - spans[-1][1] <= JOIN:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    outages = s.execute(
+        select(Outage.id, Outage.start_utc, Outage.end_utc, Outage.cause)
+        .where(
+            Outage.camera_id == cam.id, Outage.start_utc < end, or_(Outage.end_utc.is_(None), Outage.end_utc > start)
+        )
+        .order_by(Outage.start_utc)
+    ).all()
+    holds = s.execute(
+        select(Hold.id, Hold.start_utc, Hold.end_utc, Hold.reason, Hold.retention_class, Hold.released_at)
+        .where(Hold.camera_id == cam.id, Hold.start_utc < end, Hold.end_utc > start)
+        .order_by(Hold.start_utc)
+    ).all()
+    reports = [
+        r
+        for r in s.execute(
+            select(Report.id, Report.kind, Report.start_utc, Report.end_utc, Report.description, Report.cameras)
+            .where(Report.unit_id == cam.unit_id, Report.start_utc < end)
+            .order_by(Report.start_utc)
+        )
+        if cam.id in (r.cameras or []) and (r.end_utc is None or r.end_utc > start)
+    ]
+    return {
+        "camera": cam.name,
+        "start": _iso(start),
+        "end": _iso(end),
+        "segments": segments,
+        "recorded": [{"start": _iso(a), "end": _iso(b)} for a, b in spans],
+        "outages": [
+            {"id": o.id, "start": _iso(o.start_utc), "end": _iso(o.end_utc), "cause": o.cause} for o in outages
+        ],
+        "holds": [
+            {
+                "id": h.id,
+                "start": _iso(h.start_utc),
+                "end": _iso(h.end_utc),
+                "reason": h.reason,
+                "retention_class": h.retention_class,
+                "released": h.released_at is not None,
+            }
+            for h in holds
+        ],
+        "events": [
+            {"report": r.id, "kind": r.kind, "start": _iso(r.start_utc), "end": _iso(r.end_utc), "text": r.description}
+            for r in reports
+        ],
+    }

@@ -14,6 +14,7 @@ from custos.ledger.merkle import (
     ProofError,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     leaf_hash,
     root_hash,
     verify_consistency,
@@ -105,3 +106,16 @@ def test_every_consistency_proof_up_to_64_leaves_verifies_and_a_rewritten_histor
                 rewritten = root_hash([leaf_hash(b"edited"), *ls[1:m]])
                 with pytest.raises(ProofError):
                     verify_consistency(m, n, rewritten, root2, proof)
+
+
+def test_batch_inclusion_proofs_equal_rfc_6962_paths_for_every_leaf_up_to_130() -> None:
+    """The levelled construction (pair neighbours, lift a lone last node) gives RFC 6962's PATH exactly."""
+    for n in range(1, 131):
+        leaves = [leaf_hash(str(i).encode()) for i in range(n)]
+        root = root_hash(leaves)
+        batch = inclusion_proofs(leaves, list(range(n)))
+        for i in range(n):
+            assert batch[i] == inclusion_proof(leaves, i), (n, i)
+            verify_inclusion(i, n, leaves[i], batch[i], root)
+    with pytest.raises(ValueError):
+        inclusion_proofs([leaf_hash(b"x")], [1])

@@ -25,7 +25,14 @@ from sqlalchemy.orm import Session
 from custos.catalog.models import LedgerEntry, LedgerHead
 from custos.catalog.prepared import driver_execute, placeholder
 from custos.errors import CustosError, Kind
-from custos.ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof, leaf_hash, node_hash
+from custos.ledger.merkle import (
+    EMPTY_ROOT,
+    consistency_proof,
+    inclusion_proof,
+    inclusion_proofs,
+    leaf_hash,
+    node_hash,
+)
 
 RESERVED = frozenset({"seq", "at", "kind"})
 _PENDING = "custos.ledger.pending"
@@ -226,8 +233,7 @@ def prove_inclusions(session: Session, seqs: Sequence[int], size: int) -> dict[i
     for seq in seqs:
         if not 0 <= seq < size:
             raise CustosError(Kind.INVALID_ARGUMENT, f"entry {seq} is not inside a tree of {size} entries")
-    leaves = _leaf_hashes(session, size)
-    return {seq: inclusion_proof(leaves, seq) for seq in dict.fromkeys(seqs)}
+    return inclusion_proofs(_leaf_hashes(session, size), list(dict.fromkeys(seqs)))
 
 
 def prove_consistency(session: Session, size1: int, size2: int) -> list[bytes]:

@@ -77,6 +77,33 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     return [*inclusion_proof(leaves[k:], index - k), root_hash(leaves[:k])]
 
 
+def inclusion_proofs(leaves: Sequence[bytes], indices: Sequence[int]) -> dict[int, list[bytes]]:
+    """PATH(m, D[n]) for many leaves at once: the tree's levels are built once (O(n)), each path then read
+    off them (O(log n)). The RFC 6962 tree is the one that pairs neighbours level by level and lifts a
+    lone last node unchanged, so a leaf's path is its sibling at each level where it has one."""
+    n = len(leaves)
+    for i in indices:
+        if not 0 <= i < n:
+            raise ValueError(f"leaf index {i} is outside a tree of {n} leaves")
+    levels = [list(leaves)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        up = [node_hash(below[j], below[j + 1]) for j in range(0, len(below) - 1, 2)]
+        if len(below) % 2:
+            up.append(below[-1])
+        levels.append(up)
+    out: dict[int, list[bytes]] = {}
+    for index in indices:
+        path, i = [], index
+        for level in levels[:-1]:
+            sibling = i ^ 1
+            if sibling < len(level):
+                path.append(level[sibling])
+            i //= 2
+        out[index] = path
+    return out
+
+
 def consistency_proof(leaves: Sequence[bytes], size1: int) -> list[bytes]:
     """PROOF(m, D[n]) of RFC 6962 §2.1.2: the tree of the first `size1` leaves is a prefix of this one."""
     if not 1 <= size1 <= len(leaves):

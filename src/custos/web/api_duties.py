@@ -15,12 +15,12 @@ from custos.catalog.models import ShiftLogEntry as LogEntry
 from custos.errors import CustosError, Kind
 from custos.registry import duties, reports
 from custos.registry.scope import visible_unit
-from custos.web.deps import Ctx, Who, aware
+from custos.web.deps import INT32_MAX, Count, Ctx, Id, Who, aware
 
 router = APIRouter(prefix="/api/v1", tags=["duties"])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=INT32_MAX)]
 
 
 def _personnel(p: Personnel) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def _report(r: Report) -> dict[str, Any]:
 class NewPersonnel(BaseModel):
     full_name: str = Field(min_length=1)
     post: str = Field(min_length=1, description="monitoring, maintenance, management, ...")
-    person_id: int | None = Field(None, description="Their account, if they have one (same unit).")
+    person_id: Id | None = Field(None, description="Their account, if they have one (same unit).")
     vetted_on: dt.date | None = None
     vetting_ref: str | None = None
     trained_on: dt.date | None = None
@@ -90,13 +90,13 @@ class NewPersonnel(BaseModel):
 
 
 @router.get("/units/{unit_id}/personnel")
-def get_personnel(unit_id: int, ctx: Ctx, who: Who) -> list[dict[str, Any]]:
+def get_personnel(unit_id: Id, ctx: Ctx, who: Who) -> list[dict[str, Any]]:
     with ctx.db.session() as s:
         return [_personnel(p) for p in duties.list_personnel(s, who, unit_id)]
 
 
 @router.post("/units/{unit_id}/personnel", status_code=201)
-def post_personnel(unit_id: int, body: NewPersonnel, ctx: Ctx, who: Who) -> dict[str, Any]:
+def post_personnel(unit_id: Id, body: NewPersonnel, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         p = duties.add_personnel(s, ctx.policy, who, unit_id=unit_id, **body.model_dump())
         return _personnel(p)
@@ -108,7 +108,7 @@ class Training(BaseModel):
 
 
 @router.post("/personnel/{personnel_id}/training")
-def post_training(personnel_id: int, body: Training, ctx: Ctx, who: Who) -> dict[str, Any]:
+def post_training(personnel_id: Id, body: Training, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         p = duties.record_training(
             s, ctx.policy, who, personnel_id, trained_on=body.trained_on, training_ref=body.training_ref
@@ -120,21 +120,21 @@ def post_training(personnel_id: int, body: Training, ctx: Ctx, who: Who) -> dict
 
 
 class NewShift(BaseModel):
-    personnel_id: int
+    personnel_id: Id
     post: str = Field(min_length=1)
     start: dt.datetime
     end: dt.datetime
 
 
 @router.get("/units/{unit_id}/roster")
-def get_roster(unit_id: int, ctx: Ctx, who: Who, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+def get_roster(unit_id: Id, ctx: Ctx, who: Who, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
     with ctx.db.session() as s:
         rows = duties.roster(s, who, unit_id, aware(start, "start"), aware(end, "end"))
         return [_shift(sh, p) for sh, p in rows]
 
 
 @router.post("/units/{unit_id}/roster", status_code=201)
-def post_roster(unit_id: int, body: NewShift, ctx: Ctx, who: Who) -> dict[str, Any]:
+def post_roster(unit_id: Id, body: NewShift, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         sh = duties.add_shift(
             s,
@@ -154,13 +154,13 @@ def post_roster(unit_id: int, body: NewShift, ctx: Ctx, who: Who) -> dict[str, A
 class NewLogEntry(BaseModel):
     text: str = Field(min_length=1)
     kind: str = Field(description="handover | observation | fault | other")
-    shift_id: int | None = None
+    shift_id: Id | None = None
     at: dt.datetime | None = None
 
 
 @router.get("/units/{unit_id}/shift-log")
 def get_shift_log(
-    unit_id: int,
+    unit_id: Id,
     ctx: Ctx,
     who: Who,
     since: dt.datetime | None = None,
@@ -182,7 +182,7 @@ def get_shift_log(
 
 
 @router.post("/units/{unit_id}/shift-log", status_code=201)
-def post_shift_log(unit_id: int, body: NewLogEntry, ctx: Ctx, who: Who) -> dict[str, Any]:
+def post_shift_log(unit_id: Id, body: NewLogEntry, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         e = duties.log_shift(
             s,
@@ -205,21 +205,21 @@ class NewInspection(BaseModel):
     performed_by: str = Field(min_length=1)
     result: str = Field(min_length=1)
     problems_found: bool = False
-    camera_ids: list[int] = Field(default_factory=list)
-    site_id: int | None = None
-    cameras_found: int | None = Field(None, description="Hidden cameras found; required for private_space (CN-8).")
+    camera_ids: list[Id] = Field(default_factory=list)
+    site_id: Id | None = None
+    cameras_found: Count | None = Field(None, description="Hidden cameras found; required for private_space (CN-8).")
 
 
 @router.get("/units/{unit_id}/inspections")
 def get_inspections(
-    unit_id: int, ctx: Ctx, who: Who, kind: str | None = None, limit: Limit = 100, offset: Offset = 0
+    unit_id: Id, ctx: Ctx, who: Who, kind: str | None = None, limit: Limit = 100, offset: Offset = 0
 ) -> list[dict[str, Any]]:
     with ctx.db.session() as s:
         return [_inspection(i) for i in duties.list_inspections(s, who, unit_id, kind=kind, limit=limit, offset=offset)]
 
 
 @router.post("/units/{unit_id}/inspections", status_code=201)
-def post_inspection(unit_id: int, body: NewInspection, ctx: Ctx, who: Who) -> dict[str, Any]:
+def post_inspection(unit_id: Id, body: NewInspection, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         i = duties.record_inspection(
             s,
@@ -236,7 +236,7 @@ def post_inspection(unit_id: int, body: NewInspection, ctx: Ctx, who: Who) -> di
 
 @router.get("/units/{unit_id}/outages/unreported")
 def get_unreported(
-    unit_id: int, ctx: Ctx, who: Who, min_minutes: Annotated[float, Query(ge=0)] = 0
+    unit_id: Id, ctx: Ctx, who: Who, min_minutes: Annotated[float, Query(ge=0, le=INT32_MAX)] = 0
 ) -> list[dict[str, Any]]:
     with ctx.db.session() as s:
         unit = visible_unit(s, who, unit_id)
@@ -251,7 +251,7 @@ def get_unreported(
 def get_reports(
     ctx: Ctx,
     who: Who,
-    unit_id: int | None = None,
+    unit_id: Id | None = None,
     kind: str | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -264,8 +264,8 @@ def get_reports(
 
 
 class OutageReport(BaseModel):
-    unit_id: int
-    outage_ids: list[int] | None = Field(None, description="Default: every outage not reported yet.")
+    unit_id: Id
+    outage_ids: list[Id] | None = Field(None, description="Default: every outage not reported yet.")
     description: str = Field(min_length=1)
 
 
@@ -279,9 +279,9 @@ def post_outage_report(body: OutageReport, ctx: Ctx, who: Who) -> dict[str, Any]
 
 
 class StopReport(BaseModel):
-    unit_id: int
+    unit_id: Id
     kind: str = Field(description=" | ".join(reports.STOP_KINDS))
-    camera_ids: list[int] = Field(min_length=1)
+    camera_ids: list[Id] = Field(min_length=1)
     start: dt.datetime
     end: dt.datetime | None = None
     description: str = Field(min_length=1)
@@ -305,8 +305,8 @@ def post_stop_report(body: StopReport, ctx: Ctx, who: Who) -> dict[str, Any]:
 
 
 class IncidentReport(BaseModel):
-    unit_id: int
-    camera_ids: list[int] = Field(min_length=1)
+    unit_id: Id
+    camera_ids: list[Id] = Field(min_length=1)
     start: dt.datetime
     end: dt.datetime
     description: str = Field(min_length=1)
@@ -329,6 +329,6 @@ def post_incident_report(body: IncidentReport, ctx: Ctx, who: Who) -> dict[str, 
 
 
 @router.post("/reports/{report_id}/receive")
-def post_receive(report_id: int, ctx: Ctx, who: Who) -> dict[str, Any]:
+def post_receive(report_id: Id, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         return _report(reports.receive_report(s, who, report_id))

@@ -14,7 +14,7 @@ from custos.errors import CustosError, Kind
 from custos.export.jobs import ExportJobs
 from custos.gate import AccessRequest, Mode
 from custos.ledger.publish import Publisher
-from custos.web.deps import Ctx, Who, aware, client_address, token_of
+from custos.web.deps import Ctx, Id, Who, aware, client_address, token_of
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
@@ -25,7 +25,7 @@ class NewExport(BaseModel):
     end: dt.datetime
     purpose: str
     destination: str
-    request_id: int | None = Field(None, description="For authorities: the approved request (HB-16, BJ-17, CN-20).")
+    request_id: Id | None = Field(None, description="For authorities: the approved request (HB-16, BJ-17, CN-20).")
 
 
 def _jobs(request: Request, ctx: Ctx) -> ExportJobs:
@@ -54,12 +54,12 @@ def start(request: Request, ctx: Ctx, who: Who, body: NewExport) -> dict[str, An
 
 
 @router.get("/exports/{job_id}")
-def status(request: Request, ctx: Ctx, who: Who, job_id: int) -> dict[str, Any]:
+def status(request: Request, ctx: Ctx, who: Who, job_id: Id) -> dict[str, Any]:
     return _jobs(request, ctx).get(job_id, who.person_id).view()
 
 
 @router.get("/exports/{job_id}/package.zip", response_class=FileResponse)
-def package(request: Request, ctx: Ctx, who: Who, job_id: int) -> FileResponse:
+def package(request: Request, ctx: Ctx, who: Who, job_id: Id) -> FileResponse:
     """The finished package, to the person who asked for it (its access record was written before it was made)."""
     job = _jobs(request, ctx).get(job_id, who.person_id)
     if job.state != "done":

@@ -12,17 +12,15 @@ from pydantic import BaseModel, Field
 from custos.catalog.models import Filing, Unit
 from custos.registry.filing_form import filing_json, filing_pdf
 from custos.registry.filings import filing_view, get_filing, list_filings, receive_filing, submit_filing
-from custos.web.deps import Ctx, Who
+from custos.web.deps import INT32_MAX, Ctx, Id, Who
 
 router = APIRouter(prefix="/api/v1", tags=["filings"])
 
 
 class NewFiling(BaseModel):
-    unit_id: int
+    unit_id: Id
     kind: str = Field(description="initial | change | dismantle | personnel")
-    camera_ids: list[int] | None = Field(
-        None, description="Refines an initial or change filing; required to dismantle."
-    )
+    camera_ids: list[Id] | None = Field(None, description="Refines an initial or change filing; required to dismantle.")
     note: str | None = None
 
 
@@ -30,10 +28,10 @@ class NewFiling(BaseModel):
 def filings(
     ctx: Ctx,
     who: Who,
-    unit_id: int | None = None,
+    unit_id: Id | None = None,
     kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> dict[str, Any]:
     """Filings the caller may see, newest first."""
     with ctx.db.session() as s:
@@ -51,13 +49,13 @@ def submit(body: NewFiling, ctx: Ctx, who: Who) -> dict[str, Any]:
 
 
 @router.get("/filings/{filing_id}")
-def one(filing_id: int, ctx: Ctx, who: Who) -> dict[str, Any]:
+def one(filing_id: Id, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         return filing_view(get_filing(s, who, filing_id))
 
 
 @router.post("/filings/{filing_id}/receive")
-def receive(filing_id: int, ctx: Ctx, who: Who) -> dict[str, Any]:
+def receive(filing_id: Id, ctx: Ctx, who: Who) -> dict[str, Any]:
     """The filing PSB's officer acknowledges receipt."""
     with ctx.db.session() as s:
         return filing_view(receive_filing(s, who, filing_id))
@@ -69,7 +67,7 @@ def _names(s: Any, f: Filing) -> tuple[str, str]:
 
 
 @router.get("/filings/{filing_id}/form.pdf", response_class=Response)
-def form_pdf(filing_id: int, ctx: Ctx, who: Who) -> Response:
+def form_pdf(filing_id: Id, ctx: Ctx, who: Who) -> Response:
     with ctx.db.session() as s:
         f = get_filing(s, who, filing_id)
         pdf = filing_pdf(f, *_names(s, f))
@@ -78,7 +76,7 @@ def form_pdf(filing_id: int, ctx: Ctx, who: Who) -> Response:
 
 
 @router.get("/filings/{filing_id}/form.json", response_class=Response)
-def form_json(filing_id: int, ctx: Ctx, who: Who) -> Response:
+def form_json(filing_id: Id, ctx: Ctx, who: Who) -> Response:
     with ctx.db.session() as s:
         f = get_filing(s, who, filing_id)
         data = filing_json(f, *_names(s, f))

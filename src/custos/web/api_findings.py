@@ -12,7 +12,7 @@ from custos.errors import CustosError, Kind
 from custos.findings import SEVERITIES, at_least, evaluate, psb_overview
 from custos.registry.deadlines import filing_deadlines, unit_summary
 from custos.registry.scope import visible_unit
-from custos.web.deps import Ctx, Who
+from custos.web.deps import INT32_MAX, Ctx, Id, Who
 
 router = APIRouter(prefix="/api/v1", tags=["findings"])
 
@@ -21,11 +21,11 @@ router = APIRouter(prefix="/api/v1", tags=["findings"])
 def list_findings(
     ctx: Ctx,
     who: Who,
-    unit_id: int | None = None,
+    unit_id: Id | None = None,
     severity: Annotated[str | None, Query(description="Only findings at or above this severity.")] = None,
     code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> dict[str, Any]:
     """Findings about the units the caller may see: their own unit's, a PSB's the units filed with it."""
     if severity is not None and severity not in SEVERITIES:
@@ -62,7 +62,7 @@ def overview(ctx: Ctx, who: Who) -> dict[str, Any]:
 
 
 @router.get("/units/{unit_id}/filing-status")
-def filing_status(ctx: Ctx, who: Who, unit_id: int) -> dict[str, Any]:
+def filing_status(ctx: Ctx, who: Who, unit_id: Id) -> dict[str, Any]:
     """Each camera's filing of a unit: filed, due or overdue, with its deadline and keys (HB-11, BJ-11, CN-14)."""
     now = dt.datetime.now(dt.UTC)
     with ctx.db.session() as s:

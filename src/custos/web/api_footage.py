@@ -13,14 +13,14 @@ from fastapi.responses import Response, StreamingResponse
 
 from custos.gate import AccessRequest, Mode
 from custos.media.thumbnail import thumbnail_jpeg
-from custos.web.deps import Ctx, aware, client_address, token_of
+from custos.web.deps import Ctx, Id, aware, client_address, token_of
 
 router = APIRouter(prefix="/api/v1", tags=["footage"])
 CHUNK = 256 * 1024
 
 Purpose = Annotated[str, Query(description="Why the footage is used (HB-17.3, BJ-13.2, CN-16).")]
 RequestId = Annotated[
-    int | None,
+    Id | None,
     Query(
         description="The approved request the access falls under: an authority's (HB-16, BJ-17, CN-20), an "
         "emergency (HB-15, BJ-16) or a data subject's viewing (CN-21). Its legal basis and approval go on the record."

@@ -19,7 +19,7 @@ from custos.ledger import log
 from custos.registry.scope import unit_scope
 from custos.retention.holds import hold_fields, list_holds, place_hold, release_hold
 from custos.retention.sweeper import delete_segment
-from custos.web.deps import Ctx, Who, aware
+from custos.web.deps import INT32_MAX, Ctx, Id, Seq, Who, aware
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
 SEARCH = {Role.INSPECTOR, Role.AUDITOR, Role.UNIT_ADMIN, Role.PSB_OFFICER, Role.PSB_APPROVER}
@@ -67,7 +67,7 @@ def access_records(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> dict[str, Any]:
     """Search access records, newest first: those of people of the units the caller may see, and those of
     anyone's access to those units' cameras (a unit admin sees the police's accesses to their cameras; a
@@ -86,9 +86,9 @@ def access_records(
     if allowed is not None:
         q = q.where(AccessRecord.allowed == allowed)
     if since:
-        q = q.where(AccessRecord.requested_at >= since)
+        q = q.where(AccessRecord.requested_at >= aware(since, "since"))
     if until:
-        q = q.where(AccessRecord.requested_at < until)
+        q = q.where(AccessRecord.requested_at < aware(until, "until"))
     with ctx.db.session() as s:
         rows = s.scalars(q.order_by(AccessRecord.requested_at.desc(), AccessRecord.id.desc())).all()
         units = set(s.scalars(select(Unit.name).where(unit_scope(who, Unit.id))))
@@ -149,14 +149,14 @@ class Release(BaseModel):
 
 
 @router.post("/holds/{hold_id}/release")
-def end_hold(hold_id: int, body: Release, ctx: Ctx, who: Who) -> dict[str, Any]:
+def end_hold(hold_id: Id, body: Release, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         h = release_hold(s, ctx.policy, who, hold_id, body.reason)
         return {"id": h.id, "released_at": h.released_at, "release_reason": h.release_reason}
 
 
 @router.delete("/segments/{segment_id}")
-def delete(segment_id: int, ctx: Ctx, who: Who, reason: str = "") -> dict[str, Any]:
+def delete(segment_id: Id, ctx: Ctx, who: Who, reason: str = "") -> dict[str, Any]:
     """Delete one original. Inside its retention period or on hold this is refused for everyone."""
     d = delete_segment(ctx.db, ctx.storage, ctx.policy, who, segment_id, reason)
     return {"deleted": segment_id, "reason": d.reason, "keys": list(d.keys)}
@@ -198,7 +198,7 @@ def sign_now(ctx: Ctx, who: Who) -> str:
 
 
 @router.get("/ledger/entries/{seq}")
-def ledger_entry(seq: int, ctx: Ctx, who: Who, tree_size: int | None = None) -> dict[str, Any]:
+def ledger_entry(seq: Seq, ctx: Ctx, who: Who, tree_size: Seq | None = None) -> dict[str, Any]:
     """One entry, its leaf hash and its inclusion proof in the tree of `tree_size` entries (default: the
     latest signed tree head), to check with RFC 9162 §2.1.3.2 against that signed root."""
     _may_audit(ctx, who)
@@ -219,7 +219,7 @@ def ledger_entry(seq: int, ctx: Ctx, who: Who, tree_size: int | None = None) -> 
 
 
 @router.get("/ledger/consistency")
-def consistency(ctx: Ctx, who: Who, first: int, second: int) -> dict[str, Any]:
+def consistency(ctx: Ctx, who: Who, first: Seq, second: Seq) -> dict[str, Any]:
     """Proof that the tree of SECOND entries extends the tree of FIRST (RFC 9162 §2.1.4.2)."""
     _may_audit(ctx, who)
     with ctx.db.session() as s:

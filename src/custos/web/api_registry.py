@@ -19,12 +19,12 @@ from custos.catalog.models import Document, Unit
 from custos.registry import cameras, sites, units
 from custos.registry.documents import store_document
 from custos.registry.scope import unit_scope, visible_unit
-from custos.web.deps import Ctx, Who, aware
+from custos.web.deps import INT32_MAX, Ctx, Id, Who, aware
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=INT32_MAX)]
 
 
 # Units ---------------------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def list_units(ctx: Ctx, who: Who, limit: Limit = 100, offset: Offset = 0) -> di
 
 
 @router.get("/units/{unit_id}")
-def get_unit(unit_id: int, ctx: Ctx, who: Who) -> dict[str, Any]:
+def get_unit(unit_id: Id, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         return units.unit_view(visible_unit(s, who, unit_id))
 
@@ -52,7 +52,7 @@ class UnitChange(BaseModel):
 
 
 @router.patch("/units/{unit_id}")
-def change_unit(unit_id: int, body: UnitChange, ctx: Ctx, who: Who) -> dict[str, Any]:
+def change_unit(unit_id: Id, body: UnitChange, ctx: Ctx, who: Who) -> dict[str, Any]:
     """A unit admin keeps the unit's address and boundary; government status and filing PSB are set locally."""
     with ctx.db.session() as s:
         return units.unit_view(units.configure_unit(s, who, unit_id, address=body.address, boundary=body.boundary))
@@ -62,7 +62,7 @@ def change_unit(unit_id: int, body: UnitChange, ctx: Ctx, who: Who) -> dict[str,
 
 
 @router.get("/units/{unit_id}/sites")
-def get_sites(unit_id: int, ctx: Ctx, who: Who) -> list[dict[str, Any]]:
+def get_sites(unit_id: Id, ctx: Ctx, who: Who) -> list[dict[str, Any]]:
     with ctx.db.session() as s:
         return [sites.site_view(x) for x in sites.list_sites(s, who, unit_id)]
 
@@ -73,12 +73,12 @@ class NewSite(BaseModel):
     part: str = "other"
     system_class: str = Field(description="government_built, operator_built, other_public or non_public (CN-7).")
     near_classified_unit: bool = False
-    consent_document_id: int | None = None
+    consent_document_id: Id | None = None
     area: list[Any] | None = None
 
 
 @router.post("/units/{unit_id}/sites", status_code=201)
-def add_site(unit_id: int, body: NewSite, ctx: Ctx, who: Who) -> dict[str, Any]:
+def add_site(unit_id: Id, body: NewSite, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         site = sites.add_site(s, ctx.policy, who, unit_id=unit_id, **body.model_dump())
         return sites.site_view(site)
@@ -122,7 +122,7 @@ async def upload(request: Request, ctx: Ctx, who: Who, kind: str, filename: str)
 
 @router.get("/registry/cameras")
 def registered_cameras(
-    ctx: Ctx, who: Who, unit_id: int | None = None, limit: Limit = 100, offset: Offset = 0
+    ctx: Ctx, who: Who, unit_id: Id | None = None, limit: Limit = 100, offset: Offset = 0
 ) -> dict[str, Any]:
     """Cameras as registered, of the units the caller may see (or of one of them)."""
     with ctx.db.session() as s:
@@ -135,23 +135,23 @@ def registered_cameras(
 
 
 @router.get("/registry/cameras/{camera_id}")
-def registered_camera(camera_id: int, ctx: Ctx, who: Who) -> dict[str, Any]:
+def registered_camera(camera_id: Id, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         return cameras.camera_view(cameras.visible_camera(s, who, camera_id))
 
 
 class NewCamera(BaseModel):
-    unit_id: int
+    unit_id: Id
     name: str
     url: str = Field(description="RTSP URL; its credentials are never shown or entered in the ledger.")
-    site_id: int | None = None
+    site_id: Id | None = None
     kind: str | None = Field(None, description="Camera type for the filing (CN-14).")
     position: list[Any] | None = Field(None, description="[x, y] in the unit's coordinates.")
     heading_deg: float | None = Field(None, description="Degrees clockwise from north.")
     fov: list[Any] | None = Field(None, description="Field of view as [[x, y], ...].")
     fixed_range: bool = True
     signage: bool = False
-    signage_photo_id: int | None = None
+    signage_photo_id: Id | None = None
     privacy_masks: list[Any] = Field(default_factory=list)
 
 
@@ -166,7 +166,7 @@ class Activation(BaseModel):
 
 
 @router.post("/registry/cameras/{camera_id}/activate")
-def activate(camera_id: int, ctx: Ctx, who: Who, body: Activation | None = None) -> dict[str, Any]:
+def activate(camera_id: Id, ctx: Ctx, who: Who, body: Activation | None = None) -> dict[str, Any]:
     since = body.in_use_since if body else None
     with ctx.db.session() as s:
         cam = cameras.activate_camera(
@@ -182,15 +182,15 @@ class Reregistration(BaseModel):
     position: list[Any] | None = None
     heading_deg: float | None = None
     fov: list[Any] | None = None
-    site_id: int | None = None
+    site_id: Id | None = None
     privacy_masks: list[Any] | None = None
     signage: bool | None = None
-    signage_photo_id: int | None = None
+    signage_photo_id: Id | None = None
     kind: str | None = None
 
 
 @router.post("/registry/cameras/{camera_id}/reregister")
-def reregister(camera_id: int, body: Reregistration, ctx: Ctx, who: Who) -> dict[str, Any]:
+def reregister(camera_id: Id, body: Reregistration, ctx: Ctx, who: Who) -> dict[str, Any]:
     given = {f: getattr(body, f) for f in body.model_fields_set if f != "reason"}
     if given.get("privacy_masks", ...) is None:
         given["privacy_masks"] = []
@@ -202,7 +202,7 @@ def reregister(camera_id: int, body: Reregistration, ctx: Ctx, who: Who) -> dict
 
 
 @router.post("/registry/cameras/{camera_id}/dismantle")
-def dismantle(camera_id: int, ctx: Ctx, who: Who) -> dict[str, Any]:
+def dismantle(camera_id: Id, ctx: Ctx, who: Who) -> dict[str, Any]:
     """Refused until a dismantling filing with the PSB lists the camera (HB-11, BJ-11); footage stays."""
     with ctx.db.session() as s:
         return cameras.camera_view(cameras.dismantle_camera(s, ctx.policy, who, camera_id))

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from custos.registry import requests as rq
-from custos.web.deps import Ctx, Who, aware
+from custos.web.deps import INT32_MAX, Ctx, Id, Who, aware
 
 router = APIRouter(prefix="/api/v1", tags=["requests"])
 
@@ -29,16 +29,16 @@ class NewRequest(BaseModel):
     modes: list[str] | None = None
     valid_days: int = 7
     credential_ref: str | None = Field(None, description="Your warrant card or work document number (HB-16 (B)).")
-    credential_document_id: int | None = None
+    credential_document_id: Id | None = None
 
 
 class Join(BaseModel):
     credential_ref: str
-    credential_document_id: int | None = None
+    credential_document_id: Id | None = None
 
 
 class Attach(BaseModel):
-    document_id: int
+    document_id: Id
 
 
 class Verdict(BaseModel):
@@ -59,7 +59,7 @@ def list_requests(
     who: Who,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> list[dict[str, Any]]:
     """Requests the caller made or that reach units they may see (a PSB: units filed with it)."""
     with ctx.db.session() as s:
@@ -92,13 +92,13 @@ def create(ctx: Ctx, who: Who, body: NewRequest) -> dict[str, Any]:
 
 
 @router.get("/requests/{request_id}")
-def get(ctx: Ctx, who: Who, request_id: int) -> dict[str, Any]:
+def get(ctx: Ctx, who: Who, request_id: Id) -> dict[str, Any]:
     with ctx.db.session() as s:
         return rq.request_view(s, rq.get_request(s, who, request_id))
 
 
 @router.post("/requests/{request_id}/join")
-def join(ctx: Ctx, who: Who, request_id: int, body: Join) -> dict[str, Any]:
+def join(ctx: Ctx, who: Who, request_id: Id, body: Join) -> dict[str, Any]:
     """Join as a further officer, in your own session (HB-16 (A), BJ-17 (i))."""
     with ctx.db.session() as s:
         rq.join_request(
@@ -113,20 +113,20 @@ def join(ctx: Ctx, who: Who, request_id: int, body: Join) -> dict[str, Any]:
 
 
 @router.post("/requests/{request_id}/approval-document")
-def attach(ctx: Ctx, who: Who, request_id: int, body: Attach) -> dict[str, Any]:
+def attach(ctx: Ctx, who: Who, request_id: Id, body: Attach) -> dict[str, Any]:
     """Attach the PSB's approval document, uploaded first to /documents (HB-16 (C))."""
     with ctx.db.session() as s:
         return rq.request_view(s, rq.attach_approval(s, ctx.policy, who, request_id, body.document_id))
 
 
 @router.post("/requests/{request_id}/submit")
-def submit(ctx: Ctx, who: Who, request_id: int) -> dict[str, Any]:
+def submit(ctx: Ctx, who: Who, request_id: Id) -> dict[str, Any]:
     with ctx.db.session() as s:
         return rq.request_view(s, rq.submit_request(s, ctx.policy, who, request_id))
 
 
 @router.post("/requests/{request_id}/decision")
-def decide(ctx: Ctx, who: Who, request_id: int, body: Verdict) -> dict[str, Any]:
+def decide(ctx: Ctx, who: Who, request_id: Id, body: Verdict) -> dict[str, Any]:
     """Approve or reject: by someone who is none of the request's own people."""
     with ctx.db.session() as s:
         r = rq.decide_request(
@@ -143,6 +143,6 @@ def decide(ctx: Ctx, who: Who, request_id: int, body: Verdict) -> dict[str, Any]
 
 
 @router.post("/requests/{request_id}/withdraw")
-def withdraw(ctx: Ctx, who: Who, request_id: int, body: Withdraw) -> dict[str, Any]:
+def withdraw(ctx: Ctx, who: Who, request_id: Id, body: Withdraw) -> dict[str, Any]:
     with ctx.db.session() as s:
         return rq.request_view(s, rq.withdraw_request(s, ctx.policy, who, request_id, reason=body.reason))

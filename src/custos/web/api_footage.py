@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Iterator
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from custos.gate import AccessRequest, Mode
 from custos.media.thumbnail import thumbnail_jpeg
+from custos.web import pipe
 from custos.web.deps import Ctx, Id, aware, client_address, token_of
 
 router = APIRouter(prefix="/api/v1", tags=["footage"])
-CHUNK = 256 * 1024
 
 Purpose = Annotated[str, Query(description="Why the footage is used (HB-17.3, BJ-13.2, CN-16).")]
 RequestId = Annotated[
@@ -26,15 +25,6 @@ RequestId = Annotated[
         "emergency (HB-15, BJ-16) or a data subject's viewing (CN-21). Its legal basis and approval go on the record."
     ),
 ]
-
-
-def _chunks(f: BinaryIO) -> Iterator[bytes]:
-    try:
-        f.seek(0)
-        while chunk := f.read(CHUNK):
-            yield chunk
-    finally:
-        f.close()
 
 
 @router.get("/cameras/{camera}/clip.mp4", response_class=Response, responses={200: {"content": {"video/mp4": {}}}})
@@ -62,21 +52,19 @@ def clip(
         client_address=client_address(request),
     )
     grant = ctx.gate.open(token_of(request), req)
-    buf = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
     try:
-        info = grant.clip(camera, buf, count=False)
+        # Joined while sent: the first byte leaves once the header is written (web/pipe.py).
+        chunks = pipe.stream(lambda out: grant.clip(camera, out, count=False))
     except BaseException:
-        buf.close()
         grant.finish("failed", wait=False)
         raise
     headers = {
-        "Content-Length": str(info.size_bytes),
         "X-Custos-Access-Record": str(grant.record_id),
         "Cache-Control": "no-store",
     }
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{camera}-{req.start_utc:%Y%m%dT%H%M%SZ}.mp4"'
-    return StreamingResponse(grant.stream(_chunks(buf)), media_type="video/mp4", headers=headers)
+    return StreamingResponse(grant.stream(chunks), media_type="video/mp4", headers=headers)
 
 
 @router.get(

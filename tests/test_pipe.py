@@ -55,3 +55,18 @@ def test_a_reader_that_stops_stops_the_writer() -> None:
     next(chunks)
     chunks.close()  # type: ignore[attr-defined]  # the client went away
     assert stopped.wait(5), "the writer thread kept writing into a pipe nobody reads"
+
+
+def test_a_response_dropped_before_its_body_stops_the_writer() -> None:
+    stopped = threading.Event()
+
+    def write(out: BinaryIO) -> None:
+        try:
+            while True:
+                out.write(b"x" * CHUNK)
+        finally:
+            stopped.set()
+
+    chunks = stream(write)
+    del chunks  # the client left before the body was sent: nothing ever iterates it
+    assert stopped.wait(5), "the writer thread waits forever for a reader that is gone"

@@ -84,16 +84,31 @@ def stream(write: Callable[[BinaryIO], Any]) -> Iterator[bytes]:
     first = pipe.q.get()
     if isinstance(first, BaseException):
         raise first
+    return _Chunks(pipe, first)
 
-    def chunks() -> Iterator[bytes]:
-        try:
-            item = first
-            while item is not _DONE:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-                item = pipe.q.get()
-        finally:
-            pipe.cancelled.set()
 
-    return chunks()
+class _Chunks:
+    """What the writer wrote, in order. Dropped or closed unread (the client left before or during the
+    body), it stops the writer: `__del__` covers a response whose body never started."""
+
+    def __init__(self, pipe: Pipe, first: Any) -> None:
+        self.pipe, self.first = pipe, first
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        item, self.first = (self.first, None) if self.first is not None else (self.pipe.q.get(), None)
+        if item is _DONE:
+            self.close()
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self.close()
+            raise item
+        return item  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.pipe.cancelled.set()
+
+    def __del__(self) -> None:
+        self.close()

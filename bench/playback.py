@@ -19,6 +19,8 @@ throughput against `cat` of the same segment files.
    Reference, interleaved with the same ranges: the first byte of a static file served by the same server
    (a route defined only here in the child: FileResponse of the range's first segment file), over the same
    connection; and, in the bench process, open + read(256 KiB) of that file (`raw_first_read_ms`).
+5. Live view: bench/live.py (glass-to-glass delay read off Chromium's screen from the simulator's clock camera,
+   against the camera decoded directly by FFmpeg, and the H.265 proxy's CPU), RUNS runs of LIVE_SECONDS.
 4. Export: EXPORT_CAMERAS x EXPORT_MIN minutes, through the gate (`gate.open(token, AccessRequest(mode=EXPORT))`
    + `build_package(grant, publisher, out)` + finish); MB/s = bytes of the originals in the package / wall time.
    Reference in the same run: `cat FILES > /dev/null` of the same segment files. Both warm: every file is read
@@ -529,6 +531,8 @@ def main() -> None:
     ap.add_argument("--bitrate-kbps", type=int, default=2000, help="the simulated cameras' bitrate")
     ap.add_argument("--seed", type=int, default=6)
     ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--no-live", action="store_true", help="skip the live-view delay (bench/live.py)")
+    ap.add_argument("--live-seconds", type=float, default=8.0)
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -538,9 +542,7 @@ def main() -> None:
 
     from deployment import make_deployment
 
-    notes = [
-        "live_delay_ms: live view does not exist yet (no live route or stream in custos.web); not measured",
-    ]
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="custos-bench-playback-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
@@ -639,8 +641,18 @@ def main() -> None:
             "cat_s_runs": [round(e["cat_s"], 3) for e in ex],
             "profile_one_export": eprof,
         }
+    live = None
+    if not args.no_live:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from live import measure as measure_live
+
+        live = measure_live(args.runs, args.live_seconds, 1280, 720)
+        log_err(f"live view: {json.dumps(live)}")
     summary |= {
-        "live_delay_ms": None,
+        "live_delay_ms": live["ours"] if live else None,
+        "live_delay_p95_ms": live["ours_p95_ms"] if live else None,
+        "live_reference_ms": live["reference"] if live else None,
+        "live_proxy_cpu_cores": live["proxy_cpu_cores"] if live else None,
         "cameras": len(cameras),
         "segments": day["segments"],
         "segment_s": round(sources[0].duration_90k / 90_000, 2),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from custos.catalog.db import Database
 from custos.catalog.records import SegmentRecord, close_outage, index_segment, open_outage
 from custos.ingest.flusher import Flusher
+from custos.ingest.live import LiveTap
 from custos.ingest.segmenter import Segmenter
 from custos.media.types import AccessUnit, StreamParams
 from custos.storage.base import PartialWriter, Storage
@@ -67,6 +68,7 @@ class CameraRecorder:
         self._db = db
         self._flusher = flusher
         self.status = CameraStatus(name)
+        self.live = LiveTap(name)
         self._segmenter = Segmenter(
             name,
             storage,
@@ -92,10 +94,12 @@ class CameraRecorder:
     def connected(self, params: StreamParams) -> None:
         self._params = params
         self._fresh_connection = True
+        self.live.set_params(params)
 
     def params_changed(self, params: StreamParams) -> None:
         self._params = params
         self._segmenter.params_changed(params)
+        self.live.set_params(params)
 
     def pictures(self, aus: list[AccessUnit]) -> None:
         """Pictures in arrival order. Raises CustosError if storage refuses them (caller disconnects)."""
@@ -111,6 +115,8 @@ class CameraRecorder:
             if not was_recording and seg.recording:
                 self._recording_started(seg.wall_utc(au.pts_90k))
         self.status.frames_recorded = seg.frames_written
+        if self.live.watched:
+            self.live.deliver(aus)
 
     def tick(self, fragment_ns: int) -> None:
         """Timer: write pending samples if pictures trickle in too slowly to fill a fragment."""
@@ -131,6 +137,7 @@ class CameraRecorder:
         if self.status.state is State.RECORDING:
             self.status.reconnects += 1
         self._set_state(State.OFFLINE)
+        self.live.gone(cause)
         if self._outage is None:
             self._open_outage(start, cause)
 

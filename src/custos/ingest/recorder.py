@@ -19,6 +19,7 @@ from custos.catalog.records import open_outage_id, timeline_end
 from custos.config import Settings
 from custos.ingest.camera import CameraRecorder, CameraStatus
 from custos.ingest.flusher import Flusher
+from custos.ingest.live import LiveTap
 from custos.ingest.recovery import RecoveryReport, recover
 from custos.storage.base import Storage, WriterLock
 
@@ -110,6 +111,10 @@ class Recorder:
 
     def status(self) -> list[CameraStatus]:
         return [c.status for c in self.cams]
+
+    def live(self, camera: str) -> LiveTap | None:
+        """The live tap of `camera`, or None if this recorder does not record it."""
+        return next((c.live for c in self.cams if c.name == camera), None)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop ingest, close and publish every open segment, and wait until all is durable."""

@@ -23,14 +23,12 @@ from custos.catalog.records import SegmentRecord
 from custos.errors import CustosError, Kind
 from custos.ingest.naming import SegmentName
 from custos.media.fmp4 import Sample, fragment, init_segment, length_prefixed
-from custos.media.h26x import describe, nal_type
+from custos.media.h26x import describe, without_redundant
 from custos.media.types import AccessUnit, StreamParams
 from custos.storage.base import PartialWriter, Storage
 
 log = logging.getLogger(__name__)
 
-# Per codec: the access unit delimiter's NAL type, and the parameter sets' types.
-_REDUNDANT = {"h264": (9, frozenset({7, 8})), "h265": (35, frozenset({32, 33, 34}))}
 DEFAULT_FRAME_90K = 3600  # 25 fps; only used when a stream ends after a single picture
 MAX_SLEW_PPM = 500  # how fast wall-clock times may be pulled toward the local clock (Moonfire NVR: 500 ppm)
 
@@ -157,24 +155,10 @@ class Segmenter:
     # -- internals ------------------------------------------------------------------------------
 
     def _queue(self, au: AccessUnit, duration_90k: int) -> None:
-        self._pending.append(Sample(length_prefixed(self._sample_nals(au.nals)), duration_90k, au.is_key))
-        self._pending_90k += duration_90k
-
-    def _sample_nals(self, nals: list[bytes]) -> list[bytes]:
-        """Drop access unit delimiters and parameter sets identical to the init segment's: they are
-        redundant there, and `avc1`/`hvc1` players expect parameter sets out of band. Sets that differ
-        are kept (the next keyframe starts a new segment with them)."""
         seg = self._seg
         assert seg is not None
-        p = seg.params
-        aud, sets = _REDUNDANT[p.codec]
-        out = []
-        for n in nals:
-            t = nal_type(p.codec, n)
-            if t == aud or (t in sets and n in (p.sps, p.pps, p.vps)):
-                continue
-            out.append(n)
-        return out
+        self._pending.append(Sample(length_prefixed(without_redundant(seg.params, au.nals)), duration_90k, au.is_key))
+        self._pending_90k += duration_90k
 
     def _open(self, au: AccessUnit) -> None:
         params = self._params

@@ -486,3 +486,16 @@ def params_from_hvcc(record: bytes) -> StreamParams:
             Kind.DATA_LOSS, f"hvcC record of {len(record)} bytes is malformed or lacks a VPS, SPS or PPS"
         ) from None
     return StreamParams("h265", found[H265_SPS], found[H265_PPS], found[H265_VPS])
+
+
+# Per codec: the access unit delimiter's NAL type, and the parameter sets' types.
+_REDUNDANT = {"h264": (9, frozenset({7, 8})), "h265": (35, frozenset({32, 33, 34}))}
+
+
+def without_redundant(params: StreamParams, nals: list[bytes]) -> list[bytes]:
+    """A picture's NAL units as a sample: without access unit delimiters and parameter sets identical to
+    `params` (the init segment's). They are redundant there, and `avc1`/`hvc1` players expect parameter
+    sets out of band. Sets that differ are kept (a new init segment follows with them)."""
+    aud, sets = _REDUNDANT[params.codec]
+    known = (params.sps, params.pps, params.vps)
+    return [n for n in nals if not ((t := nal_type(params.codec, n)) == aud or (t in sets and n in known))]

@@ -22,6 +22,9 @@ from custos.sim.spec import CameraSpec
 PARSER_NAME = "parse"
 """The element whose src pad needs the DTS-to-PTS probe (pre-encoded codecs only)."""
 
+CLOCK_SOURCE_NAME = "clocksrc"
+"""The appsrc of a clock camera, fed by the server with frames carrying the wall-clock time."""
+
 PAYLOADER_NAME = "pay0"
 """GstRtspServer's convention: payloaders named pay0, pay1... become the media's streams."""
 
@@ -45,6 +48,17 @@ def launch_description(spec: CameraSpec, loop_file: Path | None) -> str:
             f" ! {parser} name={PARSER_NAME} ! {media_type},alignment=au"
             f" ! identity sync=true"
             f" ! {payloader} name={PAYLOADER_NAME} pt=96 config-interval=1 )"
+        )
+    if spec.codec == "clock":
+        # Encoded live (one x264 per clock camera; keep them few): frames come from custos.sim.clock
+        # through an appsrc the server feeds, stamped with the wall clock when made.
+        gop = spec.fps * spec.gop_s
+        return (
+            f"( appsrc name={CLOCK_SOURCE_NAME} is-live=true format=time do-timestamp=true"
+            f' caps="video/x-raw,format=I420,width={spec.width},height={spec.height},framerate={spec.fps}/1"'
+            f" ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate={spec.bitrate_kbps}"
+            f" ! video/x-h264,profile=constrained-baseline ! h264parse"
+            f" ! rtph264pay name={PAYLOADER_NAME} pt=96 config-interval=1 )"
         )
     if spec.codec == "mjpeg":
         return (

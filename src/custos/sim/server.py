@@ -19,6 +19,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -30,8 +31,10 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 from custos.errors import CustosError, Kind  # noqa: E402
+from custos.sim import clock  # noqa: E402
 from custos.sim.config import ServerConfig  # noqa: E402
 from custos.sim.pipelines import (  # noqa: E402
+    CLOCK_SOURCE_NAME,
     PARSER_NAME,
     PAYLOADER_NAME,
     counts_video_frames,
@@ -75,6 +78,7 @@ class SimServer:
         self._source_id = 0
         self._tallies: dict[GstRtspServer.RTSPMedia, tuple[str, MediaTally]] = {}
         self._playing: dict[GstRtspServer.RTSPClient, set[tuple[MediaTally, str]]] = {}
+        self._feeders: dict[GstRtspServer.RTSPMedia, _ClockFeeder] = {}
         self._server.connect("client-connected", self._on_client_connected)
         self._server.get_session_pool().connect("session-removed", self._on_session_removed)
         if config.username is not None:
@@ -193,10 +197,15 @@ class SimServer:
         payloader_sink = bin_.get_by_name(PAYLOADER_NAME).get_static_pad("sink")
         payloader_sink.add_probe(Gst.PadProbeType.BUFFER, on_payloader_input)
         self._tallies[media] = (camera.spec.name, tally)
+        if camera.spec.codec == "clock":
+            self._feeders[media] = _ClockFeeder(camera.spec, bin_.get_by_name(CLOCK_SOURCE_NAME))
         media.connect("unprepared", self._on_media_unprepared)
 
     def _on_media_unprepared(self, media: GstRtspServer.RTSPMedia) -> None:
         self._tallies.pop(media, None)
+        feeder = self._feeders.pop(media, None)
+        if feeder is not None:
+            feeder.stop()
 
     def _on_client_connected(self, _server: Any, client: GstRtspServer.RTSPClient) -> None:
         """Follow each client's PLAY / PAUSE / TEARDOWN / disconnect: they decide which frames count."""
@@ -275,6 +284,38 @@ class SimServer:
         token.set_string("media.factory.role", _ROLE)
         auth.add_digest(username, password, token)
         return auth
+
+
+class _ClockFeeder:
+    """Pushes a clock camera's frames into its appsrc at the camera's rate, each stamped with the wall
+    clock as it is made (custos.sim.clock), until the media is torn down."""
+
+    def __init__(self, spec: CameraSpec, appsrc: Gst.Element) -> None:
+        self._spec = spec
+        self._src = appsrc
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"clock-{spec.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        period = 1.0 / self._spec.fps
+        n = 0
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            data = clock.frame_i420(self._spec.width, self._spec.height, n, clock.stamp_ms())
+            ret = self._src.emit("push-buffer", Gst.Buffer.new_wrapped(data))
+            if ret not in (Gst.FlowReturn.OK, Gst.FlowReturn.FLUSHING):
+                return
+            n += 1
+            next_at += period
+            delay = next_at - time.monotonic()
+            if delay < -1.0:  # far behind (the machine stalled): start pacing afresh, don't burst
+                next_at = time.monotonic()
+            elif delay > 0:
+                self._stop.wait(delay)
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def _send_without_waiting(pipeline: Gst.Bin) -> None:

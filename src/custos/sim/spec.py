@@ -12,10 +12,11 @@ from typing import Any
 
 from custos.errors import CustosError, Kind
 
-CODECS = ("h264", "h265", "mjpeg", "audio")
+CODECS = ("h264", "h265", "mjpeg", "audio", "clock")
 """h264 / h265: pre-encoded loops served without re-encoding; mjpeg and audio: encoded live (bad input)."""
 
 PREENCODED_CODECS = ("h264", "h265")
+CLOCK_MIN_WIDTH = 512  # custos.sim.clock: 32 blocks of 16 pixels
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -56,6 +57,11 @@ class CameraSpec:
             raise CustosError(
                 Kind.INVALID_ARGUMENT,
                 f"camera {self.name}: {self.width}x{self.height} must have even sides (4:2:0 chroma)",
+            )
+        if self.codec == "clock" and self.width < CLOCK_MIN_WIDTH:
+            raise CustosError(
+                Kind.INVALID_ARGUMENT,
+                f"camera {self.name}: a clock camera needs a width of at least {CLOCK_MIN_WIDTH} for its time code",
             )
         if self.loop_s % self.gop_s:
             raise CustosError(

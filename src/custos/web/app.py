@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 
 from custos.auth.principal import Principal
@@ -24,6 +25,7 @@ from custos.web import (
     api_filings,
     api_findings,
     api_footage,
+    api_live,
     api_records,
     api_registry,
     api_requests,
@@ -33,6 +35,7 @@ from custos.web.deps import Who, aware
 from custos.web.timeline import timeline
 
 CONSOLE = Path(__file__).with_name("console.html")
+STATIC = Path(__file__).with_name("static")  # the console's scripts and styles: no footage, no session needed
 
 
 def camera_overview(db: Database, recorder: Recorder | None, who: Principal | None = None) -> list[dict[str, Any]]:
@@ -86,9 +89,11 @@ def camera_overview(db: Database, recorder: Recorder | None, who: Principal | No
 def create_app(ctx: Context, recorder: Recorder | None = None) -> FastAPI:
     app = FastAPI(title="custos", version="0.1.0", description="An accountable video management system.")
     app.state.ctx = ctx
+    app.state.recorder = recorder
     problems.install(app)
     app.include_router(api_auth.router)
     app.include_router(api_footage.router)
+    app.include_router(api_live.router)
     app.include_router(api_records.router)
     app.include_router(api_requests.router)
     app.include_router(api_registry.router)
@@ -113,6 +118,8 @@ def create_app(ctx: Context, recorder: Recorder | None = None) -> FastAPI:
         the playback timeline. Metadata only; the pictures come through the gate."""
         with ctx.db.session() as s:
             return timeline(s, who, camera, aware(start, "start"), aware(end, "end"))
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:

@@ -10,7 +10,7 @@ DEB_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-rtsp gstreamer1.0-libav ffmpeg fonts-dejavu-core
 )
 if [ "${1:-}" = "--test" ]; then
-  DEB_PACKAGES+=(postgresql mosquitto strace chromium poppler-utils poppler-data)
+  DEB_PACKAGES+=(postgresql mosquitto strace chromium poppler-utils poppler-data python-matplotlib-data)  # its grace_hopper.jpg: a real face for the redaction test
 fi
 
 missing=()

@@ -95,6 +95,13 @@ class Camera(Base):
     privacy_masks: Mapped[list[Any]] = mapped_column(
         JSON, default=list, server_default="[]", doc="Polygons in the unit's coordinates whose view is masked."
     )
+    image_masks: Mapped[list[Any]] = mapped_column(
+        JSON,
+        default=list,
+        server_default="[]",
+        doc="Polygons in the picture, [[x, y], ...] as fractions of width and height, blacked out in redacted "
+        "exports (CN-22, BJ-6).",
+    )
     in_use_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, doc="Went into use (HB-11).")
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     registration: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

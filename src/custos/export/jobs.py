@@ -1,6 +1,7 @@
 """Export jobs for the console: the gate decides and records at once (a refusal answers with its keys), the
 package is then built in the background with its progress, into DATA/exports/, and only the person who
-asked may fetch it. Jobs live in the serving process; the packages and their access records outlive it."""
+asked may fetch it. Jobs live in the serving process; the packages and their access records outlive it.
+A redacted package (for release, CN-22) is named `export-<record>-redacted.zip`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ class Job:
     total_bytes: int | None = None
     error: str | None = None
     size_bytes: int | None = None
+    redacted: bool = False
+    public_release: bool = False
 
     def view(self) -> dict[str, Any]:
         return {
@@ -43,6 +46,8 @@ class Job:
             else (1.0 if self.state == "done" else 0.0),
             "error": self.error,
             "size_bytes": self.size_bytes,
+            "redacted": self.redacted,
+            "public_release": self.public_release,
             "file": self.path.name if self.state == "done" else None,
         }
 
@@ -56,7 +61,11 @@ class ExportJobs:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, token: str | None, req: AccessRequest) -> Job:
+    def start(
+        self, token: str | None, req: AccessRequest, *, redacted: bool = False, public_release: bool = False
+    ) -> Job:
+        """`public_release` implies `redacted` and blurs faces (CN-22); see custos.export.package."""
+        redacted = redacted or public_release
         grant = self.gate.open(token, req)  # recorded first; a refusal raises here with its keys
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
@@ -64,7 +73,9 @@ class ExportJobs:
                 next(self._ids),
                 grant.principal.person_id,
                 grant.record_id,
-                self.folder / f"export-{grant.record_id}.zip",
+                self.folder / f"export-{grant.record_id}{'-redacted' if redacted else ''}.zip",
+                redacted=redacted,
+                public_release=public_release,
             )
             self._jobs[job.id] = job
 
@@ -74,7 +85,14 @@ class ExportJobs:
         def run() -> None:
             try:
                 with grant:
-                    info = build_package(grant, self.publisher, job.path, progress=progress)
+                    info = build_package(
+                        grant,
+                        self.publisher,
+                        job.path,
+                        redacted=redacted,
+                        public_release=public_release,
+                        progress=progress,
+                    )
                 job.size_bytes, job.state = info.size_bytes, "done"
             except Exception as e:  # the job reports it; the access record's outcome says "failed"
                 _log.exception("export job %d (access record %d) failed", job.id, job.record_id)

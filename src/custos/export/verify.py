@@ -9,6 +9,11 @@ Checked, each failure a problem naming the file:
    up to the signed root (RFC 6962);
 5. the access record's entry: an allowed export of these cameras and range, and its inclusion proof.
 Any byte changed anywhere in the package fails one of these.
+
+A redacted package (manifest `variant: "redacted"`, custos.export.package) carries no originals: step 4 then
+checks that each original's hash and size, as the manifest states them, are what its proved ledger entry
+recorded, and that the package holds no original and no clear clip, only one derivative per camera, each
+listed in `redaction` with the hash it has.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from custos.errors import CustosError
-from custos.export.package import FORMAT, SIG_HEADER, member
+from custos.export.package import EVIDENCE, FORMAT, REDACTED, SIG_HEADER, member
 from custos.ledger.checkpoint import Checkpoint, CheckpointError, open_note
 from custos.ledger.keys import VerifierKey
 from custos.ledger.merkle import ProofError, leaf_hash, verify_inclusion
@@ -125,6 +130,9 @@ def _verify(z: zipfile.ZipFile, path: Path, trusted_key: str | None) -> list[str
         return [*problems, f"manifest.json: not JSON ({e})"]
     if m.get("format") != FORMAT:
         return [*problems, f"manifest.json: format {m.get('format')!r}, this custos reads {FORMAT}"]
+    variant = m.get("variant", EVIDENCE)
+    if variant not in (EVIDENCE, REDACTED):
+        return [*problems, f"manifest.json: variant {variant!r}, this custos reads {EVIDENCE} and {REDACTED}"]
     try:
         cp = Checkpoint.parse_signed(m["tree_head"]["checkpoint"], vkey)
     except (CheckpointError, KeyError, TypeError) as e:
@@ -141,12 +149,14 @@ def _verify(z: zipfile.ZipFile, path: Path, trusted_key: str | None) -> list[str
             problems.append(f"{name}: its bytes changed (SHA-256 {digest[:16]}…, the manifest says "
                             f"{str(want.get('sha256'))[:16]}…)")  # fmt: skip
     for seg in m.get("segments", []):
-        what = f"{seg.get('file')} (ledger entry {seg.get('ledger_seq')})"
+        what = f"{seg.get('file') or seg.get('storage_key')} (ledger entry {seg.get('ledger_seq')})"
         fields = _prove(what, seg.get("entry", ""), seg.get("ledger_seq"), seg.get("inclusion_proof", []), cp,
                         problems)  # fmt: skip
         if fields is None:
             continue
-        listed = files.get(seg.get("file"), {})
+        # An evidence package's original is the file, checked above against the manifest; a redacted one's is
+        # only named by its hash, which must be the ledger's.
+        listed = files.get(seg.get("file"), {}) if variant == EVIDENCE else seg
         if (
             fields.get("kind") != "segment"
             or fields.get("sha256") != listed.get("sha256")
@@ -154,6 +164,8 @@ def _verify(z: zipfile.ZipFile, path: Path, trusted_key: str | None) -> list[str
             or fields.get("storage_key") != seg.get("storage_key")
         ):
             problems.append(f"{what}: the file is not the original the ledger recorded")
+    if variant == REDACTED:
+        _check_redacted(m, names, files, problems)
     rec = m.get("access_record", {})
     fields = _prove(f"access record {rec.get('id')}", rec.get("entry", ""), rec.get("ledger_seq"),
                     rec.get("inclusion_proof", []), cp, problems)  # fmt: skip
@@ -170,3 +182,30 @@ def _verify(z: zipfile.ZipFile, path: Path, trusted_key: str | None) -> list[str
     if not problems and _structure_changed(z, path):
         problems.append(f"{path}: the ZIP's structure was changed (its members are intact)")
     return problems
+
+
+def _check_redacted(m: dict[str, Any], names: set[str], files: dict[str, Any], problems: list[str]) -> None:
+    """A redacted package holds one listed derivative per camera and nothing of the evidence itself."""
+    for name in sorted(names | files.keys()):
+        if name.startswith(("originals/", "clips/")):
+            problems.append(f"{name}: a redacted package must not carry originals or clear clips")
+    for seg in m.get("segments", []):
+        if seg.get("file") is not None:
+            problems.append(f"{seg.get('storage_key')}: a redacted package names its originals, it does not hold them")
+    redaction = m.get("redaction")
+    derivatives = redaction.get("derivatives") if isinstance(redaction, dict) else None
+    if not isinstance(derivatives, list):
+        problems.append("manifest.json: a redacted package without its redaction record")
+        return
+    cameras = [d.get("camera") for d in derivatives if isinstance(d, dict)]
+    if sorted(map(str, cameras)) != sorted(map(str, m.get("cameras", []))) or len(cameras) != len(derivatives):
+        problems.append(f"manifest.json: the derivatives are of {cameras}, the export of {m.get('cameras')}")
+    for d in derivatives:
+        if not isinstance(d, dict):
+            continue
+        listed = files.get(d.get("file"), {})
+        if not str(d.get("file")).startswith("redacted/") or listed.get("sha256") != d.get("sha256"):
+            problems.append(f"{d.get('file')}: the derivative of {d.get('camera')} is not the one the package lists")
+    for name in files:
+        if name != "README.txt" and name not in {d.get("file") for d in derivatives if isinstance(d, dict)}:
+            problems.append(f"{name}: a file in a redacted package that is no camera's derivative")

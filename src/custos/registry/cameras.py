@@ -10,6 +10,10 @@ used, re-registered as the only way to move or re-point one, dismantled only onc
   which counts `registration` up, so a filing of the old registration shows stale (CN-14);
 - dismantling needs a dismantling filing with the PSB first (HB-11, BJ-11); footage stays under retention.
 
+Image masks (`image_masks`) are polygons in the picture, as fractions of its width and height, that a redacted
+export blacks out (CN-22, BJ-6; custos.media.redact). They are part of the registration, like the privacy masks
+on the map: changing what a released copy hides is a re-registration with a reason, in the ledger.
+
 Every step is the unit's own admin's (or the local administrator's), and every step is a ledger entry.
 """
 
@@ -38,7 +42,17 @@ from custos.registry.placement import REFUSE_ACTIVATE, REFUSE_REGISTER, Placemen
 from custos.registry.scope import actor_name, may_see_unit, require_admin_of, unit_scope, visible_unit
 
 # What only a re-registration changes (HB-18.1, BJ-12.4, CN-23).
-REGISTERED = ("site_id", "kind", "position", "heading_deg", "fov", "privacy_masks", "signage", "signage_photo_id")
+REGISTERED = (
+    "site_id",
+    "kind",
+    "position",
+    "heading_deg",
+    "fov",
+    "privacy_masks",
+    "image_masks",
+    "signage",
+    "signage_photo_id",
+)
 
 
 def strip_credentials(url: str) -> str:
@@ -116,6 +130,32 @@ def _kind(value: str | None) -> str | None:
     return value.strip() if value is not None else None
 
 
+def check_image_masks(raw: Any) -> list[list[list[float]]]:
+    """Image masks in their stored form: each a simple polygon of at least three [x, y] points with x and y
+    fractions of the picture's width and height in [0, 1], so that a mask fits every resolution the camera
+    streams at. Refused with the mask and point named."""
+    masks = raw or ()
+    if isinstance(masks, str | bytes) or not isinstance(masks, Sequence):
+        raise CustosError(Kind.INVALID_ARGUMENT, "image masks: give a list of polygons [[x, y], ...]")
+    out = []
+    for i, m in enumerate(masks):
+        what = f"image mask {i}"
+        if isinstance(m, str | bytes) or not isinstance(m, Sequence) or len(m) < 3:
+            raise CustosError(
+                Kind.INVALID_ARGUMENT, f"{what}: give a polygon as at least three [x, y] points in the picture"
+            )
+        poly = polygon(m, what)  # pairs of finite numbers, some area, not self-crossing
+        for j, (x, y) in enumerate(poly.exterior.coords[:-1]):
+            if not (0 <= x <= 1 and 0 <= y <= 1):
+                raise CustosError(
+                    Kind.INVALID_ARGUMENT,
+                    f"{what}: point {j} is [{x:g}, {y:g}], outside the picture: give x and y as fractions of its "
+                    "width and height, from 0 to 1 (0, 0 is the top left corner)",
+                )
+        out.append(as_json(poly))
+    return out
+
+
 def _registered(session: Session, unit: Unit, values: dict[str, Any]) -> dict[str, Any]:
     """`values` checked and in their stored form (polygons as point lists)."""
     out = dict(values)
@@ -126,6 +166,7 @@ def _registered(session: Session, unit: Unit, values: dict[str, Any]) -> dict[st
     if isinstance(masks, str | bytes) or not isinstance(masks, Sequence):
         raise CustosError(Kind.INVALID_ARGUMENT, "privacy masks: give a list of polygons")
     out["privacy_masks"] = [as_json(polygon(m, f"privacy mask {i}")) for i, m in enumerate(masks)]
+    out["image_masks"] = check_image_masks(values["image_masks"])
     out["kind"] = _kind(values["kind"])
     out["signage"] = bool(values["signage"])
     _site(session, values["site_id"], unit)
@@ -189,6 +230,7 @@ def register_camera(
     signage: bool = False,
     signage_photo_id: int | None = None,
     privacy_masks: Sequence[Any] = (),
+    image_masks: Sequence[Any] = (),
     now: dt.datetime | None = None,
 ) -> Camera:
     """Register a new camera, or a recorder-only one of the unit (registration 0), as status "registered"."""
@@ -208,6 +250,7 @@ def register_camera(
             "heading_deg": heading_deg,
             "fov": fov,
             "privacy_masks": privacy_masks,
+            "image_masks": image_masks,
             "signage": signage,
             "signage_photo_id": signage_photo_id,
         },
@@ -299,6 +342,7 @@ def reregister_camera(
     fov: Any = ...,
     site_id: int | None | EllipsisType = ...,
     privacy_masks: Any = ...,
+    image_masks: Any = ...,
     signage: bool | EllipsisType = ...,
     signage_photo_id: int | None | EllipsisType = ...,
     kind: str | None | EllipsisType = ...,
@@ -320,6 +364,7 @@ def reregister_camera(
         "heading_deg": heading_deg,
         "fov": fov,
         "privacy_masks": privacy_masks,
+        "image_masks": image_masks,
         "signage": signage,
         "signage_photo_id": signage_photo_id,
     }
@@ -418,6 +463,7 @@ def camera_view(cam: Camera) -> dict[str, Any]:
         "signage": cam.signage,
         "signage_photo_id": cam.signage_photo_id,
         "privacy_masks": cam.privacy_masks,
+        "image_masks": cam.image_masks,
         "in_use_since": cam.in_use_since,
         "dismantled_at": cam.dismantled_at,
         "created_at": cam.created_at,

@@ -1,5 +1,7 @@
 """Evidence exports from the console: start a job (the gate records the access at once), follow its
-progress, fetch the package. `custos verify-export` checks a package offline (HB-18.2, HB-21.5)."""
+progress, fetch the package. `custos verify-export` checks a package offline (HB-18.2, HB-21.5). A redacted
+package, for release outside the evidence chain, carries re-encoded copies with the cameras' image masks
+blacked out and a watermark, faces blurred too for a public release (CN-22), and no originals."""
 
 from __future__ import annotations
 
@@ -26,6 +28,12 @@ class NewExport(BaseModel):
     purpose: str
     destination: str
     request_id: Id | None = Field(None, description="For authorities: the approved request (HB-16, BJ-17, CN-20).")
+    redacted: bool = Field(
+        False,
+        description="Release copy: no originals, no clear clips; each camera re-encoded with its image masks "
+        "blacked out and a watermark naming the access record.",
+    )
+    public_release: bool = Field(False, description="For a public release: redacted, and faces blurred (CN-22).")
 
 
 def _jobs(request: Request, ctx: Ctx) -> ExportJobs:
@@ -50,7 +58,8 @@ def start(request: Request, ctx: Ctx, who: Who, body: NewExport) -> dict[str, An
         request_id=body.request_id,
         client_address=client_address(request),
     )
-    return _jobs(request, ctx).start(token_of(request), req).view()
+    job = _jobs(request, ctx).start(token_of(request), req, redacted=body.redacted, public_release=body.public_release)
+    return job.view()
 
 
 @router.get("/exports/{job_id}")

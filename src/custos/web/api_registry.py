@@ -153,6 +153,11 @@ class NewCamera(BaseModel):
     signage: bool = False
     signage_photo_id: Id | None = None
     privacy_masks: list[Any] = Field(default_factory=list)
+    image_masks: list[Any] = Field(
+        default_factory=list,
+        description="Polygons in the picture, [[x, y], ...] as fractions of width and height in [0, 1], blacked "
+        "out in redacted exports (CN-22).",
+    )
 
 
 @router.post("/registry/cameras", status_code=201)
@@ -184,6 +189,7 @@ class Reregistration(BaseModel):
     fov: list[Any] | None = None
     site_id: Id | None = None
     privacy_masks: list[Any] | None = None
+    image_masks: list[Any] | None = None
     signage: bool | None = None
     signage_photo_id: Id | None = None
     kind: str | None = None
@@ -192,8 +198,9 @@ class Reregistration(BaseModel):
 @router.post("/registry/cameras/{camera_id}/reregister")
 def reregister(camera_id: Id, body: Reregistration, ctx: Ctx, who: Who) -> dict[str, Any]:
     given = {f: getattr(body, f) for f in body.model_fields_set if f != "reason"}
-    if given.get("privacy_masks", ...) is None:
-        given["privacy_masks"] = []
+    for masks in ("privacy_masks", "image_masks"):
+        if given.get(masks, ...) is None:
+            given[masks] = []
     if given.get("signage", ...) is None:
         given["signage"] = False
     with ctx.db.session() as s:

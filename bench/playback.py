@@ -62,6 +62,7 @@ from custos.storage import LocalStorage  # noqa: E402
 
 TARGET_TTFB_MS = 100.0
 TARGET_EXPORT_RATIO = 0.5
+TARGET_SEEK_MS = 300.0
 PURPOSE = "check of the school gate after a reported fight"
 DAY0 = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)  # the synthesized day: 00:00 to 24:00 UTC
 
@@ -287,6 +288,38 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def seek_run(port: int, camera: str, n: int, rng: random.Random) -> dict[str, list[float]]:
+    """Seeks in the console's playback tab, in Debian's Chromium: clicks at random places of a 1-hour timeline,
+    each timed by the page from the click to the picture on screen (`data-seek-ms`, static/playback.js)."""
+    from browser import chromium, log_in
+    from deployment import PASSWORD
+
+    out: dict[str, list[float]] = {"new_clip": [], "buffered": []}
+    with chromium() as b:
+        page = b.new_page(viewport={"width": 1600, "height": 1000})
+        log_in(page, f"http://127.0.0.1:{port}/", "op", PASSWORD)
+        page.click("#tabs button[data-tab=playback]")
+        page.select_option("#pb-camera", camera)
+        page.fill("#pb-purpose", PURPOSE)
+        page.select_option("#pb-zoom", "3600")
+        page.fill("#pb-at", (DAY0 + dt.timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%S"))
+        page.click("#pb-go")
+        done = "() => document.querySelector('#pb-video').dataset.seekMs !== undefined"
+        page.wait_for_function(done, timeout=30_000)
+        tl = page.locator("#pb-timeline")
+        box = tl.bounding_box()
+        assert box is not None
+        for _ in range(n):
+            page.evaluate("() => { delete document.querySelector('#pb-video').dataset.seekMs; }")
+            tl.click(position={"x": box["width"] * rng.uniform(0.02, 0.98), "y": 60})
+            page.wait_for_function(done, timeout=30_000)
+            ms = float(page.get_attribute("#pb-video", "data-seek-ms") or "nan")
+            kind = "buffered" if "buffered" in page.inner_text("#pb-seek") else "new_clip"
+            out[kind].append(ms)
+            time.sleep(rng.uniform(0.2, 0.6))  # a person looks at the picture before the next click
+    return out
 
 
 @dataclass(frozen=True)
@@ -532,6 +565,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=6)
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--no-live", action="store_true", help="skip the live-view delay (bench/live.py)")
+    ap.add_argument("--seeks", type=int, default=40, help="timeline clicks in the browser per run (0: none)")
     ap.add_argument("--live-seconds", type=float, default=8.0)
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -573,6 +607,7 @@ def main() -> None:
             t0 = time.perf_counter()
             with Server(settings) as port:
                 r = ttfb_run(port, dep.tokens["op"], dep.ctx.storage, ranges, args.warmup)
+                seeks = seek_run(port, cameras[run % len(cameras)], args.seeks, rng) if args.seeks else None
             one: dict[str, Any] = {
                 "clip_ttfb_ms": dist(r["clip"]),
                 "clip_total_ms": dist(r["clip_total"]),
@@ -580,6 +615,10 @@ def main() -> None:
                 "raw_first_read_ms": dist(r["raw"]),
                 "clip_mb": dist([b / 1e6 for b in r["clip_bytes"]]),
             }
+            if seeks is not None:
+                one["seek_new_clip_ms"] = dist(seeks["new_clip"]) if seeks["new_clip"] else None
+                one["seek_buffered_ms"] = dist(seeks["buffered"]) if seeks["buffered"] else None
+                one["seeks"] = {k: len(v) for k, v in seeks.items()}
             # TTFB against the clip's length: where p99 comes from.
             long_ = [c for c, s in zip(r["clip"], r["seconds"], strict=True) if s >= 240]
             short = [c for c, s in zip(r["clip"], r["seconds"], strict=True) if s <= 60]
@@ -640,6 +679,17 @@ def main() -> None:
             "export_s_runs": [round(e["export_s"], 2) for e in ex],
             "cat_s_runs": [round(e["cat_s"], 3) for e in ex],
             "profile_one_export": eprof,
+        }
+    if args.seeks:
+        new = [x["seek_new_clip_ms"] for x in runs if x.get("seek_new_clip_ms")]
+        buf = [x["seek_buffered_ms"] for x in runs if x.get("seek_buffered_ms")]
+        summary |= {
+            "seek_p50_ms": med([d["p50"] for d in new]) if new else None,
+            "seek_p90_ms": med([d["p90"] for d in new]) if new else None,
+            "seek_p99_ms": med([d["p99"] for d in new]) if new else None,
+            "seek_target_ms": TARGET_SEEK_MS,
+            "seek_buffered_p50_ms": med([d["p50"] for d in buf]) if buf else None,
+            "seek_counts_runs": [x.get("seeks") for x in runs],
         }
     live = None
     if not args.no_live:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from custos.catalog.db import Database
 from custos.catalog.models import AccessRecord, Segment
@@ -91,6 +91,56 @@ def test_a_clip_through_the_api_is_recorded_with_its_bytes(dep: Deployment, clie
     assert int(r.headers["x-custos-access-record"]) == rec.id
     assert (rec.mode, rec.outcome, rec.bytes_served) == ("playback", "completed", len(r.content))
     assert rec.client_address == "testclient"
+
+
+def test_a_clip_says_when_its_first_picture_was_taken_so_a_player_can_seek(dep: Deployment, client: TestClient) -> None:
+    import io
+
+    import av
+
+    assert dep.start_utc and dep.end_utc
+    at = dep.start_utc + (dep.end_utc - dep.start_utc) / 2  # mid-GOP: the clip starts at the keyframe before
+    params = clip_params(dep, start=at.isoformat(), end=dep.end_utc.isoformat())
+    r = client.get("/api/v1/cameras/cam01/clip.mp4", params=params, headers=auth(dep, "op"))
+    assert r.status_code == 200, r.text
+    first = dt.datetime.fromisoformat(r.headers["x-custos-clip-start"])
+    seconds = float(r.headers["x-custos-clip-seconds"])
+    assert at - dt.timedelta(seconds=1.05) <= first <= at  # GOP 1 s: the keyframe at or before START
+    with av.open(io.BytesIO(r.content), format="mp4") as c:
+        frames = sum(1 for _ in c.decode(video=0))
+    assert abs(frames / 25 - seconds) < 0.05  # the length told is the length delivered
+
+
+def test_a_thumbnail_strip_is_one_access_with_a_dark_tile_where_nothing_was_recorded(
+    dep: Deployment, client: TestClient
+) -> None:
+    import cv2
+    import numpy as np
+
+    with dep.db.session() as s:
+        first, last = s.execute(select(func.min(Segment.start_utc), func.max(Segment.end_utc))).one()
+    # Four parts: the first two recorded, the last two after the recording ended.
+    params = {
+        "start": first.isoformat(),
+        "end": (first + 2 * (last - first)).isoformat(),
+        "purpose": "looking for the moment the gate opened",
+        "count": 4,
+        "height": 60,
+    }
+    r = client.get("/api/v1/cameras/cam01/thumbnails.jpg", params=params, headers=auth(dep, "op"))
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+    img = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+    w = int(r.headers["x-custos-tile-width"])
+    assert img.shape == (60, 4 * w, 3) and w == 80  # 320x240 scaled to a height of 60
+    tiles = [img[:, i * w : (i + 1) * w] for i in range(4)]
+    assert tiles[0].std() > 10 and tiles[1].std() > 10  # pictures
+    assert tiles[3].std() < 3 and tiles[3].mean() < 40  # no recording there: a dark tile
+    dep.ctx.gate.flush()
+    with dep.db.session() as s:
+        [rec] = s.scalars(select(AccessRecord)).all()
+    assert (rec.mode, rec.outcome, rec.bytes_served) == ("thumbnail", "completed", len(r.content))
+    r = client.get("/api/v1/cameras/cam01/thumbnails.jpg", params={**params, "count": 33}, headers=auth(dep, "op"))
+    problem(r, 400)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import ast
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,42 @@ def test_every_route_that_emits_footage_records_the_access_first(dep: Deployment
     client = TestClient(create_app(dep.ctx))
     emitted = exercise(dep, client)
     # The routes known to emit footage did, so the check above was not vacuous.
-    assert set(emitted) == {"GET /api/v1/cameras/{camera}/clip.mp4", "GET /api/v1/cameras/{camera}/thumbnail.jpg"}
+    assert set(emitted) == {
+        "GET /api/v1/cameras/{camera}/clip.mp4",
+        "GET /api/v1/cameras/{camera}/thumbnail.jpg",
+        "GET /api/v1/cameras/{camera}/thumbnails.jpg",
+    }
+
+
+def test_every_websocket_opens_the_gate_before_anything_else(dep: Deployment) -> None:
+    """WebSockets are not in /openapi.json: they are listed here, and each must answer with its access record
+    (or a refusal) before any other message."""
+    from fastapi.routing import APIWebSocketRoute
+    from starlette.routing import WebSocketRoute
+
+    app = create_app(dep.ctx)
+
+    def walk(routes: list[Any]) -> Iterator[Any]:
+        for r in routes:
+            inner = getattr(r, "original_router", None)  # FastAPI keeps included routers whole
+            yield from walk(inner.routes) if inner is not None else (r,)
+
+    sockets = {r.path for r in walk(app.routes) if isinstance(r, WebSocketRoute | APIWebSocketRoute)}
+    assert sockets == {"/api/v1/live"}, "a new WebSocket route must be added to this test"
+    client = TestClient(app)
+    for who in ("op", "admin", "officer", "inspector", None):
+        headers = {"Authorization": f"Bearer {dep.tokens[who]}"} if who else {}
+        with dep.db.session() as s:
+            before = s.scalar(select(func.count()).select_from(AccessRecord))
+        with client.websocket_connect("/api/v1/live?cameras=cam01&purpose=route enumeration", headers=headers) as ws:
+            first = ws.receive_json()
+        with dep.db.session() as s:
+            after = s.scalar(select(func.count()).select_from(AccessRecord))
+        assert first["type"] in ("granted", "problem"), first
+        if first["type"] == "granted":
+            assert after == before + 1 and first["record"] > before
+        else:
+            assert who is None or after == before + 1  # a refusal is recorded too (unauthenticated: in the ledger)
 
 
 def test_with_the_ledger_broken_no_route_emits_footage(dep: Deployment) -> None:

@@ -103,16 +103,31 @@ class Grant:
         self.bytes_served = 0
         self.finished: str | None = None
 
-    def clip(self, camera: str, out: BinaryIO, *, count: bool = True) -> ClipInfo:
-        """Write the granted range of `camera` as one MP4 into `out`. `count=False` when `out` is a buffer
-        that `stream` then sends, so that only bytes handed to the client count as served."""
+    def clip(
+        self,
+        camera: str,
+        out: BinaryIO,
+        *,
+        count: bool = True,
+        within: tuple[dt.datetime, dt.datetime] | None = None,
+        planned: Callable[[dt.datetime, float, str], None] | None = None,
+    ) -> ClipInfo:
+        """Write the granted range of `camera` (or the part `within` it) as one MP4 into `out`. `count=False`
+        when `out` is a buffer that `stream` then sends, so that only bytes handed to the client count as
+        served. `planned` is told the clip's first picture's time, length and codec before anything is written."""
         self._check(camera)
-        assert self.request.start_utc is not None and self.request.end_utc is not None
+        start, end = self.request.start_utc, self.request.end_utc
+        assert start is not None and end is not None
+        if within is not None:
+            if not (start <= within[0] < within[1] <= end):
+                raise CustosError(
+                    Kind.PERMISSION_DENIED,
+                    f"{within[0].isoformat()} to {within[1].isoformat()} is outside access record {self.record_id}",
+                )
+            start, end = within
         sink = _Counter(out)
         try:
-            return assemble_clip(
-                self.gate.db, self.gate.storage, camera, self.request.start_utc, self.request.end_utc, sink
-            )  # type: ignore[arg-type]
+            return assemble_clip(self.gate.db, self.gate.storage, camera, start, end, sink, planned=planned)  # type: ignore[arg-type]
         finally:
             if count:
                 self.bytes_served += sink.n

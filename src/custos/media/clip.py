@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -79,12 +79,15 @@ def write_clip(
     *,
     faststart: bool = False,
     hold_gaps: bool = True,
+    planned: Callable[[int, int, StreamParams], None] | None = None,
 ) -> ClipInfo:
     """Write the clip to `out`: a fragmented MP4, or with `faststart` a plain MP4 with `moov` first.
 
     Raises CustosError: INVALID_ARGUMENT for an empty range, NOT_FOUND when no keyframe is in it,
     FAILED_PRECONDITION when segments' parameter sets differ (all checked before anything is
     written), DATA_LOSS when a file is shorter than its index says (`out` then holds a partial clip).
+    `planned(first_90k, duration_90k, params)` is told the clip's real start on the timeline, its length and
+    its parameter sets before anything is written (a player needs the offset of the instant it asked for).
     """
     if end_90k <= start_90k:
         raise CustosError(Kind.INVALID_ARGUMENT, f"clip end {end_90k} is not after its start {start_90k}")
@@ -94,6 +97,8 @@ def write_clip(
     samples = [s for p in pieces for s in p.samples]
     duration_90k = sum(s.duration_90k for s in samples)
 
+    if planned is not None:  # where the clip really starts (a keyframe) and how long it is, before any byte
+        planned(first_90k, duration_90k, params)
     written = 0
     with _open_all(ordered, {p.source for p in pieces}) as files:
         if faststart:

@@ -8,6 +8,7 @@ principle 1), which will call this after writing the access record; nothing else
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import BinaryIO
 
@@ -18,6 +19,8 @@ from custos.catalog.models import Camera, Segment
 from custos.errors import CustosError, Kind
 from custos.media.clip import ClipInfo, ClipSource, write_clip
 from custos.media.fmp4 import scan
+from custos.media.h26x import describe
+from custos.media.types import StreamParams
 from custos.storage.base import Storage
 
 
@@ -58,9 +61,18 @@ def copy_segment(storage: Storage, seg: Segment, out: BinaryIO, chunk: int = 1 <
 
 
 def assemble_clip(
-    db: Database, storage: Storage, camera: str, start_utc: dt.datetime, end_utc: dt.datetime, out: BinaryIO
+    db: Database,
+    storage: Storage,
+    camera: str,
+    start_utc: dt.datetime,
+    end_utc: dt.datetime,
+    out: BinaryIO,
+    *,
+    planned: Callable[[dt.datetime, float, str], None] | None = None,
 ) -> ClipInfo:
-    """Write one MP4 of `camera` from `start_utc` to `end_utc` into `out`, cut at keyframes."""
+    """Write one MP4 of `camera` from `start_utc` to `end_utc` into `out`, cut at keyframes.
+    `planned(first_utc, seconds, codec_string)` is told when the clip's first picture was taken, how long
+    the clip is and its RFC 6381 codec, before anything is written."""
     if end_utc <= start_utc:
         raise CustosError(
             Kind.INVALID_ARGUMENT, f"clip end {end_utc.isoformat()} is not after its start {start_utc.isoformat()}"
@@ -73,7 +85,21 @@ def assemble_clip(
         for seg in segs:
             f = stack.enter_context(storage.open(seg.storage_key))
             sources.append(ClipSource(file=f, index=scan(f), start_90k=seg.start_90k))
-        return write_clip(sources, start_90k, end_90k, out)
+
+        def on_plan(first_90k: int, duration_90k: int, params: StreamParams) -> None:
+            if planned is not None:
+                planned(_from_timeline(segs, first_90k), duration_90k / 90_000, describe(params).codec_string)
+
+        return write_clip(sources, start_90k, end_90k, out, planned=on_plan)
+
+
+def _from_timeline(segs: list[Segment], t_90k: int) -> dt.datetime:
+    """The wall-clock time of a timeline instant, through the segment that holds it (or the last before it)."""
+    seg = segs[0]
+    for s in segs:
+        if s.start_90k <= t_90k:
+            seg = s
+    return seg.start_utc + dt.timedelta(microseconds=(t_90k - seg.start_90k) * 100 / 9)
 
 
 def _to_timeline(segs: list[Segment], t: dt.datetime) -> int:

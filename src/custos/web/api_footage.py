@@ -7,11 +7,13 @@ import datetime as dt
 import tempfile
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from custos.errors import CustosError, Kind
 from custos.gate import AccessRequest, Mode
-from custos.media.thumbnail import thumbnail_jpeg
+from custos.media.thumbnail import first_picture, sprite_jpeg, thumbnail_jpeg
 from custos.web import pipe
 from custos.web.deps import Ctx, Id, aware, client_address, token_of
 
@@ -40,7 +42,8 @@ def clip(
     request_id: RequestId = None,
 ) -> Response:
     """One MP4 of CAMERA from START to END (aware ISO 8601 times), cut at keyframes, never re-encoded.
-    `download=true` serves it as a file to keep, which needs a destination."""
+    `download=true` serves it as a file to keep, which needs a destination. `X-Custos-Clip-Start` says when
+    its first picture (the keyframe at or before START) was taken, `X-Custos-Clip-Seconds` how long it is."""
     req = AccessRequest(
         mode=Mode.DOWNLOAD if download else Mode.PLAYBACK,
         cameras=(camera,),
@@ -52,15 +55,23 @@ def clip(
         client_address=client_address(request),
     )
     grant = ctx.gate.open(token_of(request), req)
+    plan: dict[str, str] = {}
+
+    def planned(first: dt.datetime, seconds: float, codec: str) -> None:
+        plan["X-Custos-Clip-Start"] = first.isoformat().replace("+00:00", "Z")
+        plan["X-Custos-Clip-Seconds"] = f"{seconds:.3f}"
+        plan["X-Custos-Codec"] = codec  # for Media Source Extensions' addSourceBuffer
+
     try:
         # Joined while sent: the first byte leaves once the header is written (web/pipe.py).
-        chunks = pipe.stream(lambda out: grant.clip(camera, out, count=False))
+        chunks = pipe.stream(lambda out: grant.clip(camera, out, count=False, planned=planned))
     except BaseException:
         grant.finish("failed", wait=False)
         raise
     headers = {
         "X-Custos-Access-Record": str(grant.record_id),
         "Cache-Control": "no-store",
+        **plan,  # the first picture is at the keyframe at or before START: a player seeks by the difference
     }
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{camera}-{req.start_utc:%Y%m%dT%H%M%SZ}.mp4"'
@@ -101,4 +112,67 @@ def thumbnail(
         raise
     grant.finish("completed", len(jpeg), wait=False)
     headers = {"X-Custos-Access-Record": str(grant.record_id), "Cache-Control": "no-store"}
+    return Response(jpeg, media_type="image/jpeg", headers=headers)
+
+
+MAX_STRIP = 32
+
+
+@router.get(
+    "/cameras/{camera}/thumbnails.jpg", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}}
+)
+def thumbnail_strip(
+    camera: str,
+    request: Request,
+    ctx: Ctx,
+    start: dt.datetime,
+    end: dt.datetime,
+    purpose: Purpose = "",
+    count: Annotated[int, Query(ge=1, le=MAX_STRIP)] = 8,
+    height: Annotated[int, Query(ge=16, le=360)] = 72,
+    request_id: RequestId = None,
+) -> Response:
+    """COUNT thumbnails side by side, one per equal part of START..END (the keyframe at or before each
+    part's middle; a dark tile where nothing was recorded): the playback timeline's strip, as one access
+    through the gate. `X-Custos-Tile-Width` gives each tile's width in pixels."""
+    req = AccessRequest(
+        mode=Mode.THUMBNAIL,
+        cameras=(camera,),
+        purpose=purpose,
+        start_utc=aware(start, "start"),
+        end_utc=aware(end, "end"),
+        request_id=request_id,
+        client_address=client_address(request),
+    )
+    grant = ctx.gate.open(token_of(request), req)
+    try:
+        assert req.start_utc is not None and req.end_utc is not None
+        step = (req.end_utc - req.start_utc) / count
+        pictures: list[np.ndarray | None] = []
+        for i in range(count):
+            a = req.start_utc + step * (i + 0.5)
+            b = min(req.end_utc, a + dt.timedelta(seconds=1))
+            if b <= a:
+                pictures.append(None)
+                continue
+            with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buf:
+                try:
+                    grant.clip(camera, buf, count=False, within=(a, b))  # type: ignore[arg-type]
+                except CustosError as e:
+                    if e.kind is not Kind.NOT_FOUND:
+                        raise
+                    pictures.append(None)
+                    continue
+                buf.seek(0)
+                pictures.append(first_picture(buf, height))  # type: ignore[arg-type]
+        jpeg, tile_width = sprite_jpeg(pictures, height)
+    except BaseException:
+        grant.finish("failed", wait=False)
+        raise
+    grant.finish("completed", len(jpeg), wait=False)
+    headers = {
+        "X-Custos-Access-Record": str(grant.record_id),
+        "X-Custos-Tile-Width": str(tile_width),
+        "Cache-Control": "no-store",
+    }
     return Response(jpeg, media_type="image/jpeg", headers=headers)

@@ -32,7 +32,7 @@ from custos.web import (
     problems,
 )
 from custos.web.deps import Who, aware
-from custos.web.timeline import timeline
+from custos.web.timeline import segment_list, timeline
 
 CONSOLE = Path(__file__).with_name("console.html")
 STATIC = Path(__file__).with_name("static")  # the console's scripts and styles: no footage, no session needed
@@ -118,6 +118,13 @@ def create_app(ctx: Context, recorder: Recorder | None = None) -> FastAPI:
         the playback timeline. Metadata only; the pictures come through the gate."""
         with ctx.db.session() as s:
             return timeline(s, who, camera, aware(start, "start"), aware(end, "end"))
+
+    @app.get("/api/v1/cameras/{camera}/segments")
+    def camera_segments(camera: str, who: Who, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        """CAMERA's original segments from START to END (at most 2,000): id, times, size, SHA-256 and ledger
+        entry. Metadata only; a segment's id is what deletion asks for."""
+        with ctx.db.session() as s:
+            return segment_list(s, who, camera, aware(start, "start"), aware(end, "end"))
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -25,14 +25,52 @@ def _iso(t: dt.datetime | None) -> str | None:
     return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if t else None
 
 
+MAX_SEGMENTS = 2000
+
+
+def _camera(s: Session, who: Principal | None, camera: str) -> Camera:
+    cam = s.scalar(select(Camera).where(Camera.name == camera, unit_scope(who, Camera.unit_id)))
+    if cam is None:
+        raise CustosError(Kind.NOT_FOUND, f"no camera named {camera!r} that you may see")
+    return cam
+
+
+def segment_list(
+    s: Session, who: Principal | None, camera: str, start: dt.datetime, end: dt.datetime
+) -> list[dict[str, Any]]:
+    if end <= start:
+        raise CustosError(Kind.INVALID_ARGUMENT, f"the end {end.isoformat()} is not after the start")
+    cam = _camera(s, who, camera)
+    rows = s.execute(
+        select(Segment.id, Segment.start_utc, Segment.end_utc, Segment.size_bytes, Segment.sha256, Segment.seq)
+        .where(
+            Segment.camera_id == cam.id,
+            Segment.deleted_at.is_(None),
+            Segment.end_utc > start,
+            Segment.start_utc < end,
+        )
+        .order_by(Segment.start_utc)
+        .limit(MAX_SEGMENTS)
+    )
+    return [
+        {
+            "id": r.id,
+            "start": _iso(r.start_utc),
+            "end": _iso(r.end_utc),
+            "bytes": r.size_bytes,
+            "sha256": r.sha256,
+            "ledger_seq": r.seq,
+        }
+        for r in rows
+    ]
+
+
 def timeline(s: Session, who: Principal | None, camera: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     if end <= start:
         raise CustosError(Kind.INVALID_ARGUMENT, f"the timeline's end {end.isoformat()} is not after its start")
     if end - start > MAX_SPAN:
         raise CustosError(Kind.INVALID_ARGUMENT, f"ask for at most {MAX_SPAN.days} days of timeline at once")
-    cam = s.scalar(select(Camera).where(Camera.name == camera, unit_scope(who, Camera.unit_id)))
-    if cam is None:
-        raise CustosError(Kind.NOT_FOUND, f"no camera named {camera!r} that you may see")
+    cam = _camera(s, who, camera)
     spans: list[list[Any]] = []
     rows = s.execute(
         select(Segment.start_utc, Segment.end_utc)

@@ -63,3 +63,4 @@ def log_in(page: Any, url: str, username: str, password: str) -> None:
     page.fill("#password", password)
     page.click("#login-button")
     page.wait_for_selector("#main:not([hidden])")
+    page.wait_for_selector("#tabs button.active")  # the shell has opened its first tab: others can be clicked

@@ -230,8 +230,11 @@ def test_a_full_disk_closes_whole_segments_and_records_an_outage(
             time.sleep(1.5)  # a reconnect or two against the full disk
         finally:
             rec.stop()
-    [outage] = outages(db)
-    assert "storage is full" in outage.cause
+    found = outages(db)
+    full = [o for o in found if "storage is full" in o.cause]
+    assert len(full) == 1, [o.cause for o in found]
+    # On a loaded machine the first connection may time out before any picture: that outage comes first.
+    assert all(o.start_utc <= full[0].start_utc for o in found), [o.cause for o in found]
     segs = segments(db)
     assert segs, "what fitted before the disk filled up is published and indexed"
     for seg in segs:

@@ -16,6 +16,7 @@ from custos.auth.principal import Principal, Role
 from custos.catalog.models import AccessRecord, Camera, TreeHead, Unit
 from custos.errors import CustosError, Kind
 from custos.ledger import log
+from custos.ledger.publish import load_verifier
 from custos.registry.scope import unit_scope
 from custos.retention.holds import hold_fields, list_holds, place_hold, release_hold
 from custos.retention.sweeper import delete_segment
@@ -195,6 +196,39 @@ def sign_now(ctx: Ctx, who: Who) -> str:
     if th is None:
         raise CustosError(Kind.FAILED_PRECONDITION, "the ledger is empty: there is nothing to sign")
     return th.checkpoint
+
+
+@router.get("/ledger/key", response_class=PlainTextResponse)
+def verifier_key(ctx: Ctx, who: Who) -> str:
+    """The deployment's verifier key, as `ledger.pub` and export packages' `public-key.vkey` hold it: the C2SP
+    signed-note key `<name>+<key hash>+<base64(0x01 || Ed25519 public key)>` (text/plain). The server's own word
+    for its key proves nothing: compare it with the key the deployment handed over out of band."""
+    _may_audit(ctx, who)
+    if ctx.publisher is not None:
+        return ctx.publisher.key.verifier_key() + "\n"
+    try:
+        return str(load_verifier(ctx.settings)) + "\n"
+    except CustosError as e:
+        if e.kind is Kind.INVALID_ARGUMENT:  # the deployment's own file is damaged: not the caller's fault
+            raise CustosError(Kind.FAILED_PRECONDITION, e.message) from None
+        raise
+
+
+@router.get("/ledger/entries/{seq}/access-records")
+def entry_records(seq: Seq, ctx: Ctx, who: Who) -> list[dict[str, Any]]:
+    """The catalog's access records that say ledger entry `seq` recorded them (one, or none for an entry that
+    is not an access; a second is a forged row), in full: the fields of GET /access-records, `person_id` and
+    `request_id`, and `outcome_seq`, the entry of the outcome. Only records the caller may see."""
+    _may_audit(ctx, who)
+    with ctx.db.session() as s:
+        rows = s.scalars(select(AccessRecord).where(AccessRecord.seq == seq).order_by(AccessRecord.id)).all()
+        units = set(s.scalars(select(Unit.name).where(unit_scope(who, Unit.id))))
+        cams = set(s.scalars(select(Camera.name).where(unit_scope(who, Camera.unit_id))))
+    return [
+        {**_record(r), "person_id": r.person_id, "request_id": r.request_id, "outcome_seq": r.outcome_seq}
+        for r in rows
+        if r.unit in units or any(c in cams for c in r.cameras)
+    ]
 
 
 @router.get("/ledger/entries/{seq}")

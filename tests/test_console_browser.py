@@ -3,6 +3,7 @@ through the gate, each viewing registered with the purpose typed in (HB-17.3, CN
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import threading
 import time
@@ -82,3 +83,37 @@ def test_login_then_play_a_recent_clip_of_each_camera_through_the_gate(served: t
     assert {c for r in recs for c in r.cameras} == {"cam01", "cam02"}
     assert all(r.mode == "playback" and r.outcome in ("completed", "aborted") for r in recs)
     assert sum(r.bytes_served or 0 for r in recs) > 0
+
+
+def test_an_ended_session_brings_the_login_back_over_the_page(served: tuple[Deployment, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from custos.catalog.models import LoginSession
+
+    dep, url = served
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.fill("#username", "op")
+            page.fill("#password", PASSWORD)
+            page.click("#login-button")
+            page.wait_for_selector("#cameras tr >> nth=1")
+            page.fill("#purpose", "typed before the session ended")
+            with dep.db.session() as s:  # the shift's login runs out
+                for row in s.scalars(select(LoginSession)):
+                    row.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+            page.click("#play")
+            page.wait_for_selector("#expired:not([hidden])")
+            assert "session has ended" in page.inner_text("#expired")
+            assert page.is_visible("#login") and page.is_visible("#main")  # the page stays underneath
+            assert page.input_value("#purpose") == "typed before the session ended"  # nothing typed is lost
+            page.fill("#username", "op")
+            page.fill("#password", PASSWORD)
+            page.click("#login-button")
+            page.wait_for_selector("#expired", state="hidden")
+            assert not page.is_visible("#login")
+            page.wait_for_selector("#cameras tr >> nth=1")
+        finally:
+            browser.close()

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from custos.catalog.db import Database
-from custos.catalog.models import AccessRecord, Segment
+from custos.catalog.models import AccessRecord, Segment, Unit
 from custos.ledger import merkle
 from custos.ledger.checkpoint import Checkpoint
 from custos.web.app import create_app
@@ -54,7 +54,18 @@ def test_login_gives_a_session_and_wrong_passwords_are_throttled(dep: Deployment
     r = client.post("/api/v1/login", json={"username": "op", "password": PASSWORD})
     assert r.status_code == 200 and r.json()["full_name"] == "Wang Fang" and "custos_session" in r.cookies
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['token']}"})
-    assert me.json() == {"username": "op", "full_name": "Wang Fang", "role": "operator", "unit": "Riverside School"}
+    with dep.db.session() as s:
+        school = s.scalar(select(Unit.id).where(Unit.name == "Riverside School"))
+    assert me.json() == {
+        "username": "op",
+        "full_name": "Wang Fang",
+        "role": "operator",
+        "unit": "Riverside School",
+        "unit_id": school,
+        "unit_kind": "using_unit",
+    }
+    officer = client.get("/api/v1/me", headers=auth(dep, "officer")).json()
+    assert (officer["unit"], officer["unit_kind"]) == ("Jianghan PSB", "psb") and officer["unit_id"] != school
     for _ in range(dep.settings.auth.max_failures):
         body = problem(client.post("/api/v1/login", json={"username": "op", "password": "guess-guess"}), 401)
         assert "wrong username or password" in body["detail"]

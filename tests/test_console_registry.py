@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from custos.catalog.db import Database
-from custos.catalog.models import Camera, Filing, Person, Unit
+from custos.catalog.models import Camera, Filing, Person, Site, Unit
 from custos.registry import cameras, sites
 from custos.registry.units import configure_unit
 from custos.web.app import create_app
@@ -42,7 +42,7 @@ class Served:
             assert found is not None
             return found
 
-    def site(self, name: str, category: str, system_class: str = "operator_built") -> int:
+    def site(self, name: str, category: str, system_class: str = "operator_built", **kw: Any) -> int:
         """A site added by the local administrator (a toilet may be registered; a camera on it may not)."""
         with self.dep.db.session() as s:
             return sites.add_site(
@@ -54,6 +54,7 @@ class Served:
                 category=category,
                 part="interior",
                 system_class=system_class,
+                **kw,
             ).id
 
     def active_camera(self, name: str, site_id: int) -> None:
@@ -164,8 +165,14 @@ def test_admin_adds_a_site_registers_a_camera_by_clicking_on_the_map_and_activat
         open_tab(page, "registry")
         page.wait_for_selector("#reg-register")  # shown once the unit's registry is in
         assert "1 River Road" in page.inner_text("#reg-unit")
+        assert "Jianghan PSB" in page.inner_text("#reg-unit")  # the unit's data names its PSB
 
         page.click("#reg-add-site")
+        # The categories are the server's, each with what the packs in force say of it.
+        toilet = page.inner_text('#reg-site-form select[name=category] option[value="toilet"]')
+        assert "toilet 厕所" in toilet and "forbidden" in toilet
+        page.select_option("#reg-site-form select[name=category]", "public_road")
+        assert page.inner_text("#reg-category-says").startswith("no list")  # BJ-7 is not in force (CN + HB)
         page.fill("#reg-site-form input[name=name]", "Main gate")
         page.select_option("#reg-site-form select[name=category]", "school")
         page.select_option("#reg-site-form select[name=part]", "entrance")
@@ -325,3 +332,38 @@ def test_findings_and_the_psb_overview(served: Served) -> None:
         open_tab(page, "overview")
         page.wait_for_selector("#ov-msg .keys")
         assert "CN-14" in page.inner_text("#ov-msg .keys")
+
+
+def test_consent_is_filed_on_a_site_and_a_known_camera_keeps_its_url(served: Served) -> None:
+    fence = served.site("North fence", "school", near_classified_unit=True)
+    before = served.camera("cam02")
+    assert before is not None and before.registration == 0
+    with logged_in(served, "admin") as page:
+        open_tab(page, "registry")
+        row = '#reg-sites tr[data-site="North fence"]'
+        page.wait_for_selector(f"{row} .reg-file-consent")
+        page.click(f"{row} .reg-file-consent")  # no file chosen: said where it happened
+        page.wait_for_selector(f"{row} .error .detail")
+        page.set_input_files(
+            f"{row} input.reg-consent-file",
+            files=[{"name": "consent.pdf", "mimeType": "application/pdf", "buffer": b"%PDF consent of unit 61"}],
+        )
+        page.click(f"{row} .reg-file-consent")
+        page.wait_for_selector(f"{row} .ok:has-text('consent #')")
+
+        # cam02 is the recorder's only: registering it asks for no URL, and the stored one stays.
+        cam = '#reg-cameras tr[data-camera="cam02"]'
+        page.click(f"{cam} .reg-do-register")
+        form = "#reg-camera-form"
+        assert page.get_attribute(f"{form} input[name=url]", "required") is None
+        page.select_option(f"{form} select[name=site_id]", label="North fence · school 学校")
+        page.mouse.click(*MapFrame(page).screen(50, 90))
+        page.fill(f"{form} input[name=heading_deg]", "180")
+        page.fill(f"{form} textarea[name=fov]", "50,90 40,70 60,70")
+        page.click("#reg-camera-submit")
+        page.wait_for_selector(f"{cam} .pill.status-registered")
+    with served.dep.db.session() as s:
+        site = s.get(Site, fence)
+        assert site is not None and site.consent_document_id is not None
+    after = served.camera("cam02")
+    assert after is not None and after.registration == 1 and after.url == before.url and after.site_id == fence

@@ -95,9 +95,14 @@ def test_an_authority_request_is_walked_through_by_two_officers_and_an_approver(
 
     # The second officer joins in their own session, with their own credential.
     officer2 = open_as(browser, url, "officer2", "requests")
+    assert "Jianghan PSB" in officer2.inner_text(f"{card} .requested-by")
+    assert "Chen Jie (officer)" in officer2.inner_text(f"{card} .requested-by")
     officer2.fill(f"{card} input.credential", "JH 0242")
     officer2.click(f"{card} button.join")
     officer2.wait_for_selector(f"{card} .officers li[data-username=officer2]")
+    # Only the creator, named by the request itself, is offered to withdraw it.
+    assert officer2.locator(f"{card} button.withdraw").count() == 0
+    assert officer.locator(f"{card} button.withdraw").count() == 1
 
     # The first officer attaches the PSB's approval document and submits.
     officer.click("#request-refresh")
@@ -174,6 +179,11 @@ def test_an_overlapping_shift_is_refused_and_an_incident_puts_footage_on_hold(
     admin.fill("#personnel-form input[name=training_ref]", "T-1")
     admin.click("#personnel-form button[type=submit]")
     admin.wait_for_selector("#duties-personnel td:has-text('Wang Fang')")
+    # Her vetting (CN-16) is recorded from her row.
+    admin.fill("#duties-personnel form.vetting input[name=vetted_on]", "2025-02-01")
+    admin.fill("#duties-personnel form.vetting input[name=vetting_ref]", "V-7")
+    admin.click("#duties-personnel form.vetting button[type=submit]")
+    admin.wait_for_selector("#duties-personnel td:has-text('2025-02-01 (V-7)')")
     admin.wait_for_selector("#shift-form select[name=personnel_id] option:has-text('Wang Fang')", state="attached")
 
     start = dt.datetime.now(CHINA).replace(hour=1, minute=0, second=0, microsecond=0)  # in this week's view
@@ -202,6 +212,10 @@ def test_an_overlapping_shift_is_refused_and_an_incident_puts_footage_on_hold(
     assert admin.locator("#incident-result li[data-hold]").count() == 2
     held = admin.inner_text("#duties-holds")
     assert "cam01" in held and "cam02" in held and "a man tried the school gate's lock" in held
+    # Each hold names the report that placed it and the articles it keeps the footage under.
+    report = admin.get_attribute("#duties-holds .hold-report >> nth=0", "data-report")
+    assert admin.locator(f'#duties-holds .hold-report[data-report="{report}"]').count() == 2
+    assert {"HB-17.5", "HB-17.6", "BJ-13.1"} <= set(admin.inner_text("#duties-holds td .keys >> nth=0").split(", "))
     assert admin.locator("#duties-holds form.release").count() == 2
     admin.context.close()
     with dep.db.session() as s:

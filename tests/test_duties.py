@@ -285,6 +285,23 @@ def test_an_incident_report_holds_its_footage(
         assert entry is not None and entry.kind == "report"
         assert json.loads(entry.data)["holds"] == r["holds"]
     assert "hold" in ledger_kinds(dep)
+    # The holds list names the report that placed each hold and the keys it keeps footage under; a hold placed
+    # by hand names no report.
+    manual = {"camera": "cam01", "start": incident["start"], "end": incident["end"], "reason": "a complaint"}
+    own = ok(client.post("/api/v1/holds", headers=auth(dep, "op"), json=manual), 201)
+    listed = {h["id"]: h for h in ok(client.get("/api/v1/holds", headers=auth(dep, "admin")))}
+    assert set(listed) == {*r["holds"], own["id"]}
+    assert all(listed[i]["report_id"] == r["id"] for i in r["holds"]) and listed[own["id"]]["report_id"] is None
+    placed = listed[r["holds"][0]]["keys"]
+    if klass == "serious":  # HB-17.5: reported; HB-17.6: kept two years
+        assert placed[0] == "HB-17.5" and {"HB-17.6", "CN-17"} <= set(placed)
+    else:  # the national pack alone: kept under CN-17 until released
+        assert placed == ["CN-17"]
+    assert "HB-17.5" not in listed[own["id"]]["keys"] and "CN-17" in listed[own["id"]]["keys"]
+    # The PSB supervising the school sees the same; another county's PSB sees no hold at all.
+    seen = {h["id"]: h["report_id"] for h in ok(client.get("/api/v1/holds", headers=auth(dep, "officer")))}
+    assert seen == {i: listed[i]["report_id"] for i in listed}
+    assert ok(client.get("/api/v1/holds", headers=auth(dep, "far_officer"))) == []
 
 
 def test_local_administrator_and_inactive_staff(dep: Deployment) -> None:
@@ -312,3 +329,65 @@ def test_local_administrator_and_inactive_staff(dep: Deployment) -> None:
                 description="turned",
             )
         assert e.value.kind is Kind.FAILED_PRECONDITION and "local administrator" in e.value.message
+
+
+def test_vetting_leaving_and_the_shift_log_refusals_carry_their_keys(dep: Deployment, client: TestClient) -> None:
+    u = ids(dep)
+    school = u["Riverside School"]
+    admin = auth(dep, "admin")
+    p = ok(
+        client.post(f"/api/v1/units/{school}/personnel", headers=admin, json={"full_name": "Ma Lin", "post": "guard"}),
+        201,
+    )
+    assert p["vetted_on"] is None
+    # Vetting (CN-16; HB-17.2): the unit's admin records it; the date may not be in the future.
+    vetting = {"vetted_on": "2025-02-01", "vetting_ref": "V-17"}
+    future = (NOW + dt.timedelta(days=3)).date().isoformat()
+    body = refused(
+        client.post(f"/api/v1/personnel/{p['id']}/vetting", headers=admin, json={**vetting, "vetted_on": future}), 400
+    )
+    assert "future" in body["detail"] and {"CN-16", "HB-17.2"} <= set(body["keys"])
+    body = refused(client.post(f"/api/v1/personnel/{p['id']}/vetting", headers=auth(dep, "op"), json=vetting), 403)
+    assert {"CN-16", "HB-17.2"} <= set(body["keys"])
+    refused(client.post(f"/api/v1/personnel/{p['id']}/vetting", headers=auth(dep, "op2"), json=vetting), 404)
+    refused(client.post("/api/v1/personnel/999999/vetting", headers=admin, json=vetting), 404)
+    refused(client.post(f"/api/v1/personnel/{p['id']}/vetting", headers=admin, json={"vetted_on": "2025-02-01"}), 400)
+    done = ok(client.post(f"/api/v1/personnel/{p['id']}/vetting", headers=admin, json=vetting))
+    assert (done["vetted_on"], done["vetting_ref"], done["active"]) == ("2025-02-01", "V-17", True)
+    # Leaving: stays on record, no longer put on duty; coming back restores it.
+    refused(client.post(f"/api/v1/personnel/{p['id']}/active", headers=auth(dep, "op"), json={"active": False}), 403)
+    gone = ok(client.post(f"/api/v1/personnel/{p['id']}/active", headers=admin, json={"active": False}))
+    assert gone["active"] is False and gone["vetting_ref"] == "V-17"
+    start = NOW.replace(minute=0, second=0) + dt.timedelta(hours=2)
+    shift = {"personnel_id": p["id"], "post": "gate", "start": at(start), "end": at(start + dt.timedelta(hours=4))}
+    body = refused(client.post(f"/api/v1/units/{school}/roster", headers=admin, json=shift), 409)
+    assert "no longer active" in body["detail"] and "HB-17.1" in body["keys"]
+    assert ok(client.post(f"/api/v1/personnel/{p['id']}/active", headers=admin, json={"active": True}))["active"]
+    ok(client.post(f"/api/v1/units/{school}/roster", headers=admin, json=shift), 201)
+    with dep.db.session() as s:
+        changed = [
+            json.loads(d) for d in s.scalars(select(LedgerEntry.data).where(LedgerEntry.kind == "personnel.changed"))
+        ]
+    assert [c.get("vetting_ref") or c.get("active") for c in changed] == ["V-17", False, True]
+    assert all(c["by"] == "admin" and c["personnel_id"] == p["id"] for c in changed)
+
+    # The shift log's refusals cite the duty-system articles (HB-17.1), like the roster's.
+    line = {"kind": "observation", "text": "all quiet at the gate"}
+    body = refused(client.post(f"/api/v1/units/{school}/shift-log", headers=auth(dep, "officer"), json=line), 403)
+    assert body["keys"] == ["HB-17.1"] and "may not write the shift log" in body["detail"]
+    body = refused(
+        client.post(f"/api/v1/units/{school}/shift-log", headers=auth(dep, "op"), json={**line, "kind": "gossip"}), 400
+    )
+    assert body["keys"] == ["HB-17.1"]
+    body = refused(
+        client.post(f"/api/v1/units/{school}/shift-log", headers=auth(dep, "op"), json={**line, "shift_id": 999999}),
+        404,
+    )
+    assert body["keys"] == ["HB-17.1"]
+    later = at(NOW + dt.timedelta(hours=1))
+    body = refused(
+        client.post(f"/api/v1/units/{school}/shift-log", headers=auth(dep, "op"), json={**line, "at": later}), 400
+    )
+    assert body["keys"] == ["HB-17.1"] and "future" in body["detail"]
+    refused(client.post(f"/api/v1/units/{school}/shift-log", headers=auth(dep, "op2"), json=line), 404)
+    ok(client.post(f"/api/v1/units/{school}/shift-log", headers=auth(dep, "op"), json=line), 201)

@@ -396,3 +396,119 @@ def test_units_and_sites(db: Database, tmp_path: Path) -> None:
     [added] = entries(dep, "site.added")
     assert added["category"] == "sports_venue" and added["by"] == "admin" and r.json()["seq"] == added["seq"]
     assert {"toilet", "public_road", "office", "main_road", "crowded_place"} <= set(sites.CATEGORIES)
+
+
+# --- what the console needs: vocabularies, the PSB's name, consent on a site, a known camera's URL ----------
+
+
+def test_the_vocabularies_say_what_the_packs_in_force_say_of_each_category(db: Database, tmp_path: Path) -> None:
+    dep = make_deployment(tmp_path, db, None)  # CN + HB
+    api = client(dep)
+    v = api.get("/api/v1/registry/vocabularies", headers=bearer(dep, "op"))
+    assert v.status_code == 200, v.text
+    voc = v.json()
+    assert voc["packs"] == ["CN", "HB"]
+    by_name = {c["name"]: c for c in voc["categories"]}
+    assert set(by_name) == set(sites.CATEGORIES)
+    assert by_name["toilet"]["forbidden"]["keys"] == ["CN-8", "HB-8"]
+    assert by_name["ballot_box"]["forbidden"]["keys"] == ["HB-8"]  # only Hubei's list names it
+    assert by_name["school"]["mandatory"]["keys"] == ["HB-7"] and "forbidden" not in by_name["school"]
+    assert by_name["main_road"]["government_built"]["keys"] == ["CN-7"]
+    assert "government_only" not in by_name["public_road"]  # BJ-7 is Beijing's: not in force here
+    assert {"name": "office"} == by_name["office"]  # a generic category: no list names it
+    assert voc["lists"]["forbidden"]["keys"] == ["CN-8", "HB-8"] and "toilet" in voc["lists"]["forbidden"]["categories"]
+    assert voc["lists"]["government_only"]["categories"] == []
+    assert voc["parts"] == ["entrance", "main_channel", "key_part", "interior", "other"]
+    classes = {c["name"]: c for c in voc["system_classes"]}
+    assert set(classes) == {"government_built", "operator_built", "other_public", "non_public"}
+    assert classes["other_public"]["keys"] == ["CN-9"] and "CN-14" in classes["other_public"]["exempt"]
+    assert voc["consent_near_classified_unit"] == {"required": True, "keys": ["CN-10"]}
+    assert api.get("/api/v1/registry/vocabularies").status_code == 401
+    # With Beijing's pack the public road is government's only (BJ-7), and the lists say so.
+    voc = sites.vocabularies(load_policy(["CN", "HB", "BJ"]))
+    by_name = {c["name"]: c for c in voc["categories"]}
+    assert by_name["public_road"]["government_only"]["keys"] == ["BJ-7"]
+    assert (
+        voc["lists"]["government_only"]["keys"] == ["BJ-7"]
+        and "public_road" in voc["lists"]["government_only"]["categories"]
+    )
+    # Each category cites the packs whose lists name it: Beijing's names only private places, uncertainly.
+    assert by_name["toilet"]["forbidden"]["keys"] == ["CN-8", "HB-8"]
+    assert by_name["private_place"]["forbidden"] == {"keys": ["CN-8", "BJ-9", "HB-8"], "uncertain": True}
+
+
+def test_a_units_staff_see_the_name_of_the_psb_they_file_with(db: Database, tmp_path: Path) -> None:
+    dep = make_deployment(tmp_path, db, None)
+    api = client(dep)
+    school, psb = unit_id(dep, "Riverside School"), unit_id(dep, "Jianghan PSB")
+    [mine] = api.get("/api/v1/units", headers=bearer(dep, "op")).json()["items"]
+    assert (mine["id"], mine["psb_unit_id"], mine["psb"]) == (school, psb, "Jianghan PSB")
+    assert api.get(f"/api/v1/units/{psb}", headers=bearer(dep, "op")).status_code == 404  # the PSB itself stays hidden
+    one = api.get(f"/api/v1/units/{school}", headers=bearer(dep, "admin")).json()
+    assert one["psb"] == "Jianghan PSB"
+    r = api.patch(f"/api/v1/units/{school}", json={"address": "1 River Road"}, headers=bearer(dep, "admin"))
+    assert r.status_code == 200 and r.json()["psb"] == "Jianghan PSB"
+    listed = {u["name"]: u["psb"] for u in api.get("/api/v1/units", headers=bearer(dep, "officer")).json()["items"]}
+    assert listed == {"Harbour Bank": "Jianghan PSB", "Jianghan PSB": None, "Riverside School": "Jianghan PSB"}
+    with dep.db.session() as s:
+        units.configure_unit(s, None, school, psb="Wuchang PSB")
+    assert api.get(f"/api/v1/units/{school}", headers=bearer(dep, "op")).json()["psb"] == "Wuchang PSB"
+
+
+def test_consent_is_filed_on_an_existing_site(db: Database, tmp_path: Path) -> None:
+    dep = make_deployment(tmp_path, db, None)
+    api = client(dep)
+    fence = site(dep, "North fence", "school", "operator_built", near_classified_unit=True)
+    cam = register(dep, "cam-north", fence, signage=True)
+    assert_problem(api.post(f"/api/v1/registry/cameras/{cam}/activate", headers=bearer(dep, "admin")), 403, "CN-10")
+
+    def upload(kind: str, who: str = "admin") -> int:
+        r = api.post(
+            f"/api/v1/documents?kind={kind}&filename={kind}.pdf",
+            content=f"%PDF {kind} of {who}".encode(),
+            headers={**bearer(dep, who), "Content-Type": "application/pdf"},
+        )
+        assert r.status_code == 201, r.text
+        return int(r.json()["id"])
+
+    consent, photo = upload("consent"), upload("signage_photo")
+    path = f"/api/v1/sites/{fence}/consent"
+    assert_problem(api.post(path, json={"document_id": consent}, headers=bearer(dep, "op")), 403)
+    assert_problem(api.post(path, json={"document_id": consent}, headers=bearer(dep, "far_officer")), 404)
+    assert_problem(api.post(path, json={"document_id": photo}, headers=bearer(dep, "admin")), 400)  # not a consent
+    assert_problem(api.post(path, json={"document_id": upload("consent", "op2")}, headers=bearer(dep, "admin")), 404)
+    assert_problem(
+        api.post("/api/v1/sites/999999/consent", json={"document_id": consent}, headers=bearer(dep, "admin")), 404
+    )
+    assert entries(dep, "site.consent") == []
+    r = api.post(path, json={"document_id": consent}, headers=bearer(dep, "admin"))
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == fence and r.json()["consent_document_id"] == consent
+    [entry] = entries(dep, "site.consent")
+    assert entry["document_id"] == consent and entry["by"] == "admin" and entry["site_id"] == fence
+    r = api.post(f"/api/v1/registry/cameras/{cam}/activate", headers=bearer(dep, "admin"))
+    assert r.status_code == 200 and r.json()["status"] == "active"
+
+
+def test_registering_a_known_camera_keeps_its_stored_url(db: Database, tmp_path: Path) -> None:
+    dep = make_deployment(tmp_path, db, None)
+    api = client(dep)
+    hall = site(dep, "Main hall", "school", "operator_built")
+    with dep.db.session() as s:
+        stored = s.scalar(select(Camera.url).where(Camera.name == "cam01"))
+    body = camera_body(dep, "cam01", hall)
+    del body["url"]
+    r = api.post("/api/v1/registry/cameras", json=body, headers=bearer(dep, "admin"))
+    assert r.status_code == 201, r.text
+    assert r.json()["registration"] == 1
+    with dep.db.session() as s:
+        assert s.scalar(select(Camera.url).where(Camera.name == "cam01")) == stored
+    assert entries(dep, "camera.registered")[0]["url"] == stored
+    # A camera nobody knows needs its URL; one registered already is refused as before.
+    r = api.post("/api/v1/registry/cameras", json={**body, "name": "cam09"}, headers=bearer(dep, "admin"))
+    assert "give its stream URL" in assert_problem(r, 400)["detail"]
+    assert_problem(api.post("/api/v1/registry/cameras", json=body, headers=bearer(dep, "admin")), 409)
+    r = api.post(
+        "/api/v1/registry/cameras", json={**body, "name": "cam02", "url": "no-scheme"}, headers=bearer(dep, "admin")
+    )
+    assert_problem(r, 400)

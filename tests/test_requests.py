@@ -304,3 +304,31 @@ def test_access_records_and_holds_are_seen_by_the_units_supervisors_only(dep: De
     assert [x["username"] for x in get("inspector", "/api/v1/access-records")["items"]] == ["officer"]
     assert get("far_officer", "/api/v1/access-records")["items"] == []
     assert len(get("admin", "/api/v1/holds")) == 1 and get("far_officer", "/api/v1/holds") == []
+
+
+def test_a_request_names_its_creator_and_the_requesting_unit(dep: Deployment) -> None:
+    """The creator of an authority request is the officer who made it, not whoever joined first; a data
+    subject's request is the holding unit's own, made by its staff."""
+    assert dep.start_utc and dep.end_utc
+    rid = approved_request(dep, officers=("officer2", "officer"))  # officer2 creates it, officer joins
+    with dep.db.session() as s:
+        subject = rq.create_request(
+            s, dep.ctx.policy, dep.settings.registry, principal_of(dep, "op"), kind="data_subject",
+            cameras=["cam01"], start_utc=dep.start_utc, end_utc=dep.end_utc, purpose="lost wallet: property",
+            subject_name="Ma Lin", subject_relation="self",
+        ).id  # fmt: skip
+    client = TestClient(create_app(dep.ctx))
+
+    def get(who: str, path: str) -> Any:
+        r = client.get(path, headers={"Authorization": f"Bearer {dep.tokens[who]}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    one = get("admin", f"/api/v1/requests/{rid}")
+    assert one["created_by"] == {"username": "officer2", "full_name": "Huang Lei"}
+    assert one["requesting_unit"] == "Jianghan PSB" and one["created_at"]
+    listed = {r["id"]: r for r in get("officer", "/api/v1/requests")}
+    assert listed[rid]["created_by"]["username"] == "officer2" and listed[rid]["requesting_unit"] == "Jianghan PSB"
+    assert listed[subject]["created_by"] == {"username": "op", "full_name": "Wang Fang"}
+    assert listed[subject]["requesting_unit"] == "Riverside School"
+    assert [o["username"] for o in one["officers"]] == ["officer2", "officer"]

@@ -220,7 +220,7 @@ def register_camera(
     *,
     unit_id: int,
     name: str,
-    url: str,
+    url: str | None,
     site_id: int | None,
     kind: str | None,
     position: Any,
@@ -233,12 +233,14 @@ def register_camera(
     image_masks: Sequence[Any] = (),
     now: dt.datetime | None = None,
 ) -> Camera:
-    """Register a new camera, or a recorder-only one of the unit (registration 0), as status "registered"."""
+    """Register a new camera, or a recorder-only one of the unit (registration 0), as status "registered".
+    `url` None keeps a recorder-only camera's stored URL (its credentials are never shown, so never re-typed);
+    a new camera needs one."""
     now = _now(now)
     unit = visible_unit(session, who, unit_id)
     require_admin_of(who, unit, "register cameras", policy.keys_for("access.authorised_staff_only"))
     check_camera_name(name)
-    if not isinstance(url, str) or "://" not in url or not url.partition("://")[2]:
+    if url is not None and (not isinstance(url, str) or "://" not in url or not url.partition("://")[2]):
         raise CustosError(Kind.INVALID_ARGUMENT, f"camera URL {redact(str(url))!r}: give scheme://host/...")
     values = _registered(
         session,
@@ -258,6 +260,10 @@ def register_camera(
     cam = session.scalar(select(Camera).where(Camera.name == name))
     if cam is not None and (cam.unit_id != unit.id or cam.registration != 0):
         raise CustosError(Kind.FAILED_PRECONDITION, f"a camera named {name!r} is registered already")
+    if url is None:
+        if cam is None:
+            raise CustosError(Kind.INVALID_ARGUMENT, f"no camera named {name!r} is known here: give its stream URL")
+        url = cam.url
     # HB-8, BJ-9, CN-8; BJ-7; BJ-6: refused before anything is written.
     _check(session, policy, name, unit, values, REFUSE_REGISTER, f"registering camera {name}")
     if cam is None:

@@ -262,6 +262,7 @@ def roster(
 
 def log_shift(
     session: Session,
+    policy: Policy,
     who: Principal | None,
     *,
     unit_id: int,
@@ -271,19 +272,20 @@ def log_shift(
     at: dt.datetime | None = None,
 ) -> ShiftLogEntry:
     """A line in the shift log by the unit's operators or admins (HB-17.1, BJ-12.2)."""
+    keys = policy.keys_for("duty.systems")
     unit = visible_unit(session, who, unit_id)
-    _require_staff(who, unit.id, unit.name, "write the shift log", ())
+    _require_staff(who, unit.id, unit.name, "write the shift log", keys)
     if kind not in LOG_KINDS:
-        raise CustosError(Kind.INVALID_ARGUMENT, f"log kind {kind!r} is not one of {', '.join(LOG_KINDS)}")
+        raise CustosError(Kind.INVALID_ARGUMENT, f"log kind {kind!r} is not one of {', '.join(LOG_KINDS)}", keys=keys)
     text = text.strip()
     if not text:
-        raise CustosError(Kind.INVALID_ARGUMENT, "a shift log entry needs text")
+        raise CustosError(Kind.INVALID_ARGUMENT, "a shift log entry needs text", keys=keys)
     if shift_id is not None:
         shift = session.get(DutyShift, shift_id)
         if shift is None or shift.unit_id != unit.id:
-            raise CustosError(Kind.NOT_FOUND, f"no shift {shift_id} of {unit.name}")
+            raise CustosError(Kind.NOT_FOUND, f"no shift {shift_id} of {unit.name}", keys=keys)
     at = at or dt.datetime.now(dt.UTC)
-    _past_time(at, "log time")
+    _past_time(at, "log time", keys)
     by = account_of(who, "write the shift log")
     fields = {"unit": unit.name, "shift_id": shift_id, "log_kind": kind, "text": text, "by": actor_name(who)}
     entry = log.append(session, "duty.log", {**fields, "logged_at": at})

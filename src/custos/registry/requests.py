@@ -467,11 +467,16 @@ def request_view(session: Session, r: FootageRequest, now: dt.datetime | None = 
         .order_by(RequestOfficer.id)
     ).all()
     doc = session.get(Document, r.approval_document_id) if r.approval_document_id else None
+    creator = session.get(Person, r.created_by)
+    requesting = session.get(Unit, r.requesting_unit_id)
     expired = r.status == "approved" and r.valid_until is not None and now >= r.valid_until
     return {
         "id": r.id,
         "kind": r.kind,
         "status": "expired" if expired else r.status,
+        "created_by": None if creator is None else {"username": creator.username, "full_name": creator.full_name},
+        "created_at": r.created_at,
+        "requesting_unit": None if requesting is None else requesting.name,
         "cameras": r.cameras,
         "start_utc": r.start_utc,
         "end_utc": r.end_utc,

@@ -18,6 +18,7 @@ from custos.errors import CustosError, Kind
 from custos.ledger import log
 from custos.policy import Policy
 from custos.policy.pack import load_pack
+from custos.registry.classes import CLASSES
 from custos.registry.documents import document_of
 from custos.registry.geometry import as_json, polygon
 from custos.registry.scope import actor_name, require_admin_of, unit_scope, visible_unit
@@ -45,6 +46,60 @@ CATEGORIES: tuple[str, ...] = tuple(
 def known_categories(policy: Policy) -> frozenset[str]:
     """CATEGORIES, and any a deployment's own pack in force names."""
     return frozenset(CATEGORIES).union(*(_named_by(p.params) for p in policy.packs))
+
+
+# What each list says of a category, by the name the vocabularies give it.
+_SAYS = {
+    "forbidden": "sites.forbidden",
+    "mandatory": "sites.mandatory",
+    "government_only": "sites.government_only",
+    "government_built": "sites.government_built",
+    "operator_built": "sites.operator_built",
+}
+
+
+def vocabularies(policy: Policy) -> dict[str, Any]:
+    """The words a site is registered with (categories, parts, system classes) and what the packs in force say
+    of each category: for each list a category is on (forbidden HB-8, BJ-9, CN-8; mandatory HB-7, BJ-5;
+    government's only BJ-7; government- or operator-built CN-7), the keys of the packs that put it there.
+    `lists` gives each list as the stack resolves it: the keys a refusal cites, and its sentence."""
+    lists: dict[str, Any] = {}
+    for say, name in _SAYS.items():
+        r = policy.param(name)
+        lists[say] = {
+            "parameter": name,
+            "categories": list(r.value) if isinstance(r.value, tuple) else [],
+            "keys": list(r.keys),
+            "uncertain": r.uncertain,
+            "sentence": r.sentence,
+        }
+    categories = []
+    for category in sorted(known_categories(policy)):
+        says: dict[str, Any] = {}
+        for say, name in _SAYS.items():
+            on = [p.params[name] for p in policy.packs if name in p.params and category in (p.params[name].value or ())]
+            if on:
+                keys = list(dict.fromkeys(k for param in on for k in param.keys))
+                says[say] = {"keys": keys, "uncertain": any(param.uncertain for param in on)}
+        categories.append({"name": category, **says})
+    consent = policy.param("consent.near_classified_unit")
+    return {
+        "packs": list(policy.ids),
+        "categories": categories,
+        "lists": lists,
+        "parts": list(SITE_PARTS),
+        "system_classes": [
+            {
+                "name": c.name,
+                "label": c.label,
+                "keys": list(c.keys),
+                "exempt": sorted(c.exempt),
+                "uncertain": c.uncertain,
+            }
+            for c in CLASSES.values()
+        ],
+        "consent_near_classified_unit": {"required": consent.value is True, "keys": list(consent.keys)},
+    }
 
 
 def _one_of(value: str, known: Any, what: str) -> str:

@@ -8,6 +8,7 @@ roads. Its own admin keeps the address and the boundary its cameras are checked 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -72,13 +73,24 @@ def configure_unit(
     return unit
 
 
-def unit_view(unit: Unit) -> dict[str, Any]:
+def psb_names(session: Session, rows: Iterable[Unit]) -> dict[int, str]:
+    """The names of the PSBs `rows` file with, by id, in one query. A using unit's staff may not see their
+    PSB as a unit (GET /units/{id} of it is 404 to them), but they may know whom they file with."""
+    ids = {u.psb_unit_id for u in rows if u.psb_unit_id is not None}
+    if not ids:
+        return {}
+    return {i: n for i, n in session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids)))}
+
+
+def unit_view(unit: Unit, psb: str | None = None) -> dict[str, Any]:
+    """The unit's facts; `psb` is the name of its filing PSB (see psb_names)."""
     return {
         "id": unit.id,
         "name": unit.name,
         "kind": unit.kind,
         "government": unit.government,
         "psb_unit_id": unit.psb_unit_id,
+        "psb": psb,
         "county": unit.county,
         "address": unit.address,
         "boundary": unit.boundary,

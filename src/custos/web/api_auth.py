@@ -61,7 +61,15 @@ def do_logout(request: Request, response: Response, ctx: Ctx, who: Who) -> None:
 
 @router.get("/me")
 def me(who: Who) -> dict[str, Any]:
-    return {"username": who.username, "full_name": who.full_name, "role": who.role.value, "unit": who.unit}
+    """Who the session belongs to, with their unit's id and kind (using_unit, psb or authority)."""
+    return {
+        "username": who.username,
+        "full_name": who.full_name,
+        "role": who.role.value,
+        "unit": who.unit,
+        "unit_id": who.unit_id,
+        "unit_kind": who.unit_kind,
+    }
 
 
 class NewPerson(BaseModel):

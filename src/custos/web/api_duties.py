@@ -116,6 +116,32 @@ def post_training(personnel_id: Id, body: Training, ctx: Ctx, who: Who) -> dict[
         return _personnel(p)
 
 
+class Vetting(BaseModel):
+    vetted_on: dt.date
+    vetting_ref: str = Field(min_length=1)
+
+
+@router.post("/personnel/{personnel_id}/vetting")
+def post_vetting(personnel_id: Id, body: Vetting, ctx: Ctx, who: Who) -> dict[str, Any]:
+    """The unit's admin records a person's vetting (CN-16; HB-17.2, BJ-12.1)."""
+    with ctx.db.session() as s:
+        p = duties.record_vetting(
+            s, ctx.policy, who, personnel_id, vetted_on=body.vetted_on, vetting_ref=body.vetting_ref
+        )
+        return _personnel(p)
+
+
+class Active(BaseModel):
+    active: bool = Field(description="False: left the post; stays on record, no longer put on duty.")
+
+
+@router.post("/personnel/{personnel_id}/active")
+def post_active(personnel_id: Id, body: Active, ctx: Ctx, who: Who) -> dict[str, Any]:
+    """The unit's admin marks a person as gone (or back): past rosters still name them."""
+    with ctx.db.session() as s:
+        return _personnel(duties.set_personnel_active(s, ctx.policy, who, personnel_id, body.active))
+
+
 # --- roster and shift log -------------------------------------------------------------------------------------
 
 
@@ -186,6 +212,7 @@ def post_shift_log(unit_id: Id, body: NewLogEntry, ctx: Ctx, who: Who) -> dict[s
     with ctx.db.session() as s:
         e = duties.log_shift(
             s,
+            ctx.policy,
             who,
             unit_id=unit_id,
             text=body.text,

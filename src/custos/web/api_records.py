@@ -13,10 +13,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from custos.auth.principal import Principal, Role
-from custos.catalog.models import AccessRecord, Camera, TreeHead, Unit
+from custos.catalog.models import AccessRecord, Camera, Hold, Report, TreeHead, Unit
 from custos.errors import CustosError, Kind
 from custos.ledger import log
 from custos.ledger.publish import load_verifier
+from custos.policy import Policy
 from custos.registry.scope import unit_scope
 from custos.retention.holds import hold_fields, list_holds, place_hold, release_hold
 from custos.retention.sweeper import delete_segment
@@ -139,10 +140,38 @@ def add_hold(body: NewHold, ctx: Ctx, who: Who) -> dict[str, Any]:
         return _hold_out(h, body.camera, who.username)
 
 
+def _hold_keys(policy: Policy, h: Hold, report_id: int | None) -> list[str]:
+    """The articles a hold keeps footage under. The hold does not store them: they are derived from the packs
+    in force, from its retention class (HB-17.6: 'serious') or the duty to keep footage, and, for a hold an
+    incident report placed, the duty to report (HB-17.5, BJ-13.1)."""
+    keys: list[str] = list(policy.keys_for("events.report")) if report_id is not None else []
+    try:
+        kept = policy.retention_days(h.retention_class).keys if h.retention_class else ()
+    except CustosError:  # a class no pack in force names any more
+        kept = ()
+    keys += kept or policy.keys_for("retention.keep")
+    return list(dict.fromkeys(keys))
+
+
 @router.get("/holds")
 def get_holds(ctx: Ctx, who: Who, camera: str | None = None, active: bool = False) -> list[dict[str, Any]]:
+    """Holds on the cameras the caller may see, each with the keys it keeps footage under and, if an incident
+    report placed it, the report's id (`report_id`)."""
     with ctx.db.session() as s:
-        return [_hold_out(h, c, o) for h, c, o in list_holds(s, camera=camera, active_only=active, who=who)]
+        rows = list_holds(s, camera=camera, active_only=active, who=who)
+        # Report.holds is a JSON list of hold ids: read here, portable across SQLite and PostgreSQL.
+        placed_by = {
+            int(hold_id): report_id
+            for report_id, ids in s.execute(
+                select(Report.id, Report.holds).where(Report.kind == "incident", unit_scope(who, Report.unit_id))
+            )
+            for hold_id in ids or ()
+        }
+        out = []
+        for h, c, o in rows:
+            report_id = placed_by.get(h.id)
+            out.append({**_hold_out(h, c, o), "report_id": report_id, "keys": _hold_keys(ctx.policy, h, report_id)})
+        return out
 
 
 class Release(BaseModel):

@@ -37,13 +37,20 @@ def list_units(ctx: Ctx, who: Who, limit: Limit = 100, offset: Offset = 0) -> di
     with ctx.db.session() as s:
         total = s.scalar(select(func.count()).select_from(Unit).where(seen)) or 0
         rows = s.scalars(select(Unit).where(seen).order_by(Unit.name, Unit.id).offset(offset).limit(limit)).all()
-        return {"total": total, "offset": offset, "items": [units.unit_view(u) for u in rows]}
+        psbs = units.psb_names(s, rows)
+        items = [units.unit_view(u, psbs.get(u.psb_unit_id or 0)) for u in rows]
+        return {"total": total, "offset": offset, "items": items}
+
+
+def _unit(s: Any, unit: Unit) -> dict[str, Any]:
+    return units.unit_view(unit, units.psb_names(s, [unit]).get(unit.psb_unit_id or 0))
 
 
 @router.get("/units/{unit_id}")
 def get_unit(unit_id: Id, ctx: Ctx, who: Who) -> dict[str, Any]:
+    """The unit's facts, with the name of the PSB it files with (`psb`)."""
     with ctx.db.session() as s:
-        return units.unit_view(visible_unit(s, who, unit_id))
+        return _unit(s, visible_unit(s, who, unit_id))
 
 
 class UnitChange(BaseModel):
@@ -55,10 +62,17 @@ class UnitChange(BaseModel):
 def change_unit(unit_id: Id, body: UnitChange, ctx: Ctx, who: Who) -> dict[str, Any]:
     """A unit admin keeps the unit's address and boundary; government status and filing PSB are set locally."""
     with ctx.db.session() as s:
-        return units.unit_view(units.configure_unit(s, who, unit_id, address=body.address, boundary=body.boundary))
+        return _unit(s, units.configure_unit(s, who, unit_id, address=body.address, boundary=body.boundary))
 
 
 # Sites ---------------------------------------------------------------------------------------------------
+
+
+@router.get("/registry/vocabularies")
+def get_vocabularies(ctx: Ctx, who: Who) -> dict[str, Any]:
+    """The site categories, parts and system classes a site is registered with, and what the packs in force
+    say of each category (forbidden, mandatory, government's only, government- or operator-built), with keys."""
+    return sites.vocabularies(ctx.policy)
 
 
 @router.get("/units/{unit_id}/sites")
@@ -82,6 +96,17 @@ def add_site(unit_id: Id, body: NewSite, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         site = sites.add_site(s, ctx.policy, who, unit_id=unit_id, **body.model_dump())
         return sites.site_view(site)
+
+
+class Consent(BaseModel):
+    document_id: Id = Field(description="The consent, uploaded first with POST /documents?kind=consent.")
+
+
+@router.post("/sites/{site_id}/consent")
+def file_consent(site_id: Id, body: Consent, ctx: Ctx, who: Who) -> dict[str, Any]:
+    """The unit's admin files the neighbouring military or classified unit's consent for a site (CN-10)."""
+    with ctx.db.session() as s:
+        return sites.site_view(sites.set_consent(s, who, site_id, body.document_id))
 
 
 # Documents -----------------------------------------------------------------------------------------------
@@ -143,7 +168,11 @@ def registered_camera(camera_id: Id, ctx: Ctx, who: Who) -> dict[str, Any]:
 class NewCamera(BaseModel):
     unit_id: Id
     name: str
-    url: str = Field(description="RTSP URL; its credentials are never shown or entered in the ledger.")
+    url: str | None = Field(
+        None,
+        description="RTSP URL; its credentials are never shown or entered in the ledger. Required for a new camera; "
+        "left out, a camera the recorder already has keeps its stored URL.",
+    )
     site_id: Id | None = None
     kind: str | None = Field(None, description="Camera type for the filing (CN-14).")
     position: list[Any] | None = Field(None, description="[x, y] in the unit's coordinates.")

@@ -55,7 +55,7 @@ export async function mount(section, app) {
   const me = app.me;
   const st = {unit: null, units: [], cameras: [], personnel: [], sites: [], week: monday(new Date()), allHolds: false};
   const camName = (id) => (st.cameras.find((c) => c.id === id) || {name: `#${id}`}).name;
-  const isStaff = () => st.unit && me.unit === st.unit.name && ["operator", "unit_admin"].includes(me.role);
+  const isStaff = () => st.unit && me.unit_id === st.unit.id && ["operator", "unit_admin"].includes(me.role);
   const isAdmin = () => isStaff() && me.role === "unit_admin";
 
   const unitError = h("p", {class: "error"});
@@ -78,7 +78,7 @@ export async function mount(section, app) {
   try {
     st.units = (await get("units?limit=500")).items;
   } catch (e) { showProblem(unitError, e); return; }
-  const own = st.units.find((u) => u.name === me.unit && u.kind === "using_unit");
+  const own = st.units.find((u) => u.id === me.unit_id && u.kind === "using_unit");
   const first = own || st.units.find((u) => u.kind === "using_unit") || st.units[0];
   unitSelect.replaceChildren(...st.units.map((u) => h("option", {value: String(u.id), selected: first && u.id === first.id}, `${u.name} (${u.kind})`)));
   if (first) await choose(first.id);
@@ -114,9 +114,10 @@ export async function mount(section, app) {
       [L("Post", "岗位"), (p) => p.post],
       [L("Vetted on", "审查日期"), (p) => p.vetted_on ? `${p.vetted_on} (${p.vetting_ref || "-"})` : h("span", {class: "warn"}, L("not vetted", "未审查"))],
       [L("Trained on", "培训日期"), (p) => p.trained ? `${p.trained_on} (${p.training_ref || "-"})` : h("span", {class: "bad"}, L("not trained", "未培训"))],
-      [L("Active", "在岗"), (p) => (p.active ? "✓" : "✗")],
+      [L("Active", "在岗"), (p) => isAdmin() ? activeToggle(p) : (p.active ? "✓" : "✗")],
       [L("Ledger", "账本"), (p) => p.seq],
-      [L("Record training", "登记培训"), (p) => isAdmin() ? trainingForm(p) : ""],
+      [L("Record vetting (CN-16)", "登记审查"), (p) => isAdmin() ? datedForm(p, "vetting") : ""],
+      [L("Record training", "登记培训"), (p) => isAdmin() ? datedForm(p, "training") : ""],
     ], {empty: L("No personnel recorded.", "尚无人员记录。")}));
     if (isAdmin()) {
       el.append(h("h3", {}, L("Add personnel", "新增人员")), form([
@@ -134,22 +135,39 @@ export async function mount(section, app) {
     }
   }
 
-  function trainingForm(p) {
+  // A dated record of a person: their training or their vetting (POST /personnel/{id}/training or /vetting).
+  function datedForm(p, what) {
+    const [on, ref] = what === "vetting" ? ["vetted_on", "vetting_ref"] : ["trained_on", "training_ref"];
     const err = h("span", {class: "error"});
-    const day = h("input", {type: "date", name: "trained_on", required: true});
-    const ref = h("input", {name: "training_ref", placeholder: L("reference", "编号"), required: true});
-    const f = h("form", {class: "inline training", dataset: {personnel: String(p.id)}}, day, ref,
+    const day = h("input", {type: "date", name: on, required: true});
+    const number = h("input", {name: ref, placeholder: L("reference", "编号"), required: true});
+    const f = h("form", {class: `inline ${what}`, dataset: {personnel: String(p.id)}}, day, number,
       h("button", {type: "submit"}, L("Save", "保存")), err);
     f.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       showProblem(err, null);
       try {
-        await post(`personnel/${p.id}/training`, {trained_on: day.value, training_ref: ref.value});
+        await post(`personnel/${p.id}/${what}`, {[on]: day.value, [ref]: number.value});
         await loadPersonnel();
         await loadRoster();
       } catch (e) { showProblem(err, e); }
     });
     return f;
+  }
+
+  // Staff who leave stay on record (past rosters name them) but are no longer put on duty.
+  function activeToggle(p) {
+    const err = h("span", {class: "error"});
+    const b = h("button", {type: "button", class: "active-toggle", dataset: {personnel: String(p.id)}, onclick: async () => {
+      showProblem(err, null);
+      b.disabled = true;
+      try {
+        await post(`personnel/${p.id}/active`, {active: !p.active});
+        await loadPersonnel();
+        await loadRoster();
+      } catch (e) { showProblem(err, e); b.disabled = false; }
+    }}, p.active ? L("left the post", "已离岗") : L("back on the post", "恢复在岗"));
+    return h("span", {class: "inline"}, p.active ? "✓" : "✗", b, err);
   }
 
   // --- the duty roster (HB-17.1, BJ-12.2) ------------------------------------------------------------------
@@ -276,7 +294,6 @@ export async function mount(section, app) {
         isStaff() ? get(`units/${st.unit.id}/outages/unreported`) : Promise.resolve([]),
       ]);
     } catch (e) { showProblem(err, e); }
-    const myUnit = st.units.find((u) => u.name === me.unit);
     el.append(table(list.items, [
       ["#", (r) => r.id], [L("Kind", "类别"), (r) => r.kind], [L("Cameras", "摄像机"), (r) => r.cameras.map(camName).join(", ")],
       [L("From", "自"), (r) => lt(r.start_utc)], [L("To", "至"), (r) => (r.end_utc ? lt(r.end_utc) : L("ongoing", "持续中"))],
@@ -285,7 +302,7 @@ export async function mount(section, app) {
       [L("Holds", "保全"), (r) => r.holds.map((id) => `#${id}`).join(", ")],
       [L("Submitted", "提交"), (r) => lt(r.submitted_at)],
       [L("Received by the PSB", "公安机关签收"), (r) => r.received_at ? lt(r.received_at)
-        : me.role === "psb_officer" && myUnit && myUnit.id === r.psb_unit_id ? receiveButton(r) : h("span", {class: "warn"}, L("not yet", "未签收"))],
+        : me.role === "psb_officer" && me.unit_id === r.psb_unit_id ? receiveButton(r) : h("span", {class: "warn"}, L("not yet", "未签收"))],
       [L("Ledger", "账本"), (r) => r.seq],
     ], {empty: L("No reports.", "暂无报告。")}));
     if (!isStaff()) return;
@@ -328,11 +345,12 @@ export async function mount(section, app) {
       const r = await post("reports/incident", {...v, unit_id: st.unit.id, camera_ids: checkedOf(formEl, "camera_ids").map(Number)});
       await Promise.all([loadReports(), loadHolds()]);
       const holds = await get("holds");
-      const mine = holds.filter((x) => r.holds.includes(x.id));
+      const mine = holds.filter((x) => x.report_id === r.id);  // the holds this report placed
       parts.reports.querySelector("#incident-result").replaceChildren(h("div", {class: "result"},
         h("b", {}, L(`Incident report #${r.id} filed (ledger ${r.seq}); footage on hold:`, `事件报告 #${r.id} 已提交；已保全录像：`)),
         h("ul", {}, mine.map((x) => h("li", {dataset: {hold: String(x.id)}},
-          `${L("hold", "保全")} #${x.id}: ${x.camera} ${lt(x.start_utc)} – ${lt(x.end_utc)}` + (x.retention_class ? ` (${x.retention_class})` : ""))))));
+          `${L("hold", "保全")} #${x.id}: ${x.camera} ${lt(x.start_utc)} – ${lt(x.end_utc)}` + (x.retention_class ? ` (${x.retention_class})` : "")
+          + (x.keys && x.keys.length ? ` [${x.keys.join(", ")}]` : ""))))));
     }, {id: "incident-form"});
     el.append(extend(incident, cams()), result);
   }
@@ -361,6 +379,9 @@ export async function mount(section, app) {
       [L("From", "自"), (x) => lt(x.start_utc)], [L("To", "至"), (x) => lt(x.end_utc)],
       [L("Reason", "原因"), (x) => x.reason], [L("Case", "案件"), (x) => x.case_ref || "-"],
       [L("Retention class", "保存类别"), (x) => x.retention_class || L("until released", "至解除")],
+      [L("Keys", "条款"), (x) => h("span", {class: "keys"}, (x.keys || []).join(", "))],
+      [L("Placed by", "来源"), (x) => x.report_id != null ? h("span", {class: "hold-report", dataset: {report: String(x.report_id)}},
+        L(`incident report #${x.report_id}`, `事件报告 #${x.report_id}`)) : L("by hand", "手动")],
       [L("Owner", "责任人"), (x) => x.owner], [L("Placed", "设置"), (x) => lt(x.created_at)], [L("Ledger", "账本"), (x) => x.seq],
       [L("Release", "解除"), (x) => x.released_at ? `${lt(x.released_at)}: ${x.release_reason}` : mayRelease(x) ? releaseForm(x) : ""],
     ], {empty: st.allHolds ? L("No holds.", "没有保全。") : L("No active holds.", "没有生效的保全。")}));

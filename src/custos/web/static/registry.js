@@ -4,9 +4,9 @@
 "use strict";
 import {api, get, post, h, L, showProblem, table, ymdhms} from "/static/common.js";
 
-// The fixed vocabularies the API accepts. No route lists them, so they are mirrored here from
-// custos.registry.sites.CATEGORIES (every category a built-in pack names, plus generic ones) and
-// custos.catalog.models SITE_PARTS and SYSTEM_CLASSES; a category a deployment's own pack adds is not here.
+// The vocabularies themselves (categories, parts, system classes) and what the packs in force say of each
+// category come from GET /registry/vocabularies; these are only their Chinese labels. A word without a
+// label here (a category a deployment's own pack adds) is shown as it is.
 export const CATEGORIES = {
   airport: "机场", archive: "档案馆", ballot_box: "投票箱", bath: "浴室", bridge: "桥梁", car_park: "停车场",
   changing_room: "更衣室", corridor: "走廊", crime_prone_area: "治安复杂区域", crowded_place: "人员密集场所",
@@ -29,8 +29,13 @@ export const CATEGORIES = {
 };
 export const PARTS = {entrance: "出入口", main_channel: "主要通道", key_part: "重要部位", interior: "内部", other: "其他"};
 export const CLASSES = {
-  government_built: "政府建设 (CN-7)", operator_built: "经营者建设 (CN-7)",
-  other_public: "其他公共场所 (CN-9)", non_public: "非公共场所 (CN-33)",
+  government_built: "政府建设", operator_built: "经营者建设", other_public: "其他公共场所", non_public: "非公共场所",
+};
+// What a category is on, as the vocabularies say (each with the keys of the packs whose lists name it).
+const SAYS = {
+  forbidden: L("forbidden", "禁止安装"), mandatory: L("mandatory", "应当安装"),
+  government_only: L("government only", "仅限政府"), government_built: L("government-built", "政府建设"),
+  operator_built: L("operator-built", "经营者建设"),
 };
 const STATUS = {registered: "登记", active: "在用", dismantled: "已拆除"};
 const FILING_KINDS = {initial: "初次备案", change: "变更备案", dismantle: "拆除备案", personnel: "人员备案"};
@@ -213,8 +218,9 @@ export async function mount(section, app) {
   injectStyle("registry-style", STYLE);
   const me = app.me || {};
   // `loaded`: the unit's sites, cameras and filings are in; until then nothing offers to change them.
-  const S = {units: [], unit: null, sites: [], cameras: [], status: null, filings: [], view: null, target: null, loaded: false};
-  const isAdmin = () => me.role === "unit_admin" && S.unit && S.unit.name === me.unit;
+  const S = {units: [], unit: null, sites: [], cameras: [], status: null, filings: [], view: null, target: null, loaded: false,
+    vocab: null};
+  const isAdmin = () => me.role === "unit_admin" && S.unit && S.unit.id === me.unit_id;
   const isOfficer = () => me.role === "psb_officer";
 
   const unitSelect = h("select", {id: "reg-unit-select", onchange: () => select(Number(unitSelect.value))});
@@ -389,11 +395,7 @@ export async function mount(section, app) {
   // --- the unit ---
   function psbName() {
     if (!S.unit || S.unit.psb_unit_id == null) return L("none set", "未设置");
-    const u = S.units.find((x) => x.id === S.unit.psb_unit_id);
-    if (u) return u.name;
-    const f = S.filings.find((x) => x.psb);
-    // GET /units/{id} of the PSB is out of a using unit's scope: its name comes from a filing, if any.
-    return f ? f.psb : `PSB #${S.unit.psb_unit_id}`;
+    return S.unit.psb || `PSB #${S.unit.psb_unit_id}`;  // the unit's data names its PSB, seen or not
   }
 
   function renderUnit() {
@@ -444,18 +446,51 @@ export async function mount(section, app) {
   }
 
   // --- sites ---
-  const opts = (dict, selected) => Object.entries(dict).map(([v, zh]) => h("option", {value: v, selected: v === selected}, `${v} ${zh}`));
+  // The vocabularies as the server has them: its words, with the Chinese labels above where there are some.
+  const word = (dict, v) => `${v} ${dict[v] || ""}`.trim();
+  const category = (name) => (S.vocab ? S.vocab.categories.find((c) => c.name === name) : null);
+  const systemClass = (name) => (S.vocab ? S.vocab.system_classes.find((c) => c.name === name) : null);
+  const classText = (name) => {
+    const c = systemClass(name);
+    return word(CLASSES, name) + (c && c.keys.length ? ` (${c.keys.join(", ")})` : "");
+  };
+  // What the packs in force say of a category: "forbidden 禁止安装 (CN-8, HB-8) · ...", or "" when nothing.
+  const categorySays = (name) => Object.keys(SAYS).filter((k) => (category(name) || {})[k])
+    .map((k) => `${SAYS[k]} (${category(name)[k].keys.join(", ")}${category(name)[k].uncertain ? L(", uncertain", "，存疑") : ""})`).join(" · ");
+  const option = (value, text, selected) => h("option", {value, selected: value === selected}, text);
+
+  function consentDocument(x) {
+    const cell = h("div", {});
+    const msg = h("p", {class: "error reg-row-msg"});
+    const file = h("input", {type: "file", name: "consent", class: "reg-consent-file"});
+    const b = h("button", {type: "button", class: "reg-file-consent", onclick: async () => {
+      showProblem(msg, null);
+      if (!file.files[0]) { showProblem(msg, L("Choose the consent document first.", "请先选择同意书文件。")); return; }
+      b.disabled = true;
+      try {
+        const doc = await upload("consent", file.files[0]);
+        await post(`sites/${x.id}/consent`, {document_id: doc.id});
+        await reload();
+      } catch (e) { showProblem(msg, e); b.disabled = false; }
+    }}, L("File consent (CN-10)", "提交同意书"));
+    cell.append(h("span", {class: "bad"}, L("no consent", "无同意书")), " ", file, b, msg);
+    return cell;
+  }
 
   function renderSites() {
     const count = (id) => S.cameras.filter((c) => c.site_id === id && c.status !== "dismantled").length;
     const t = table(S.sites, [
       [L("Site", "场所"), (x) => x.name],
-      [L("Category", "类别"), (x) => `${x.category} ${CATEGORIES[x.category] || ""}`],
-      [L("Part", "部位"), (x) => `${x.part} ${PARTS[x.part] || ""}`],
-      [L("System class", "系统类别"), (x) => `${x.system_class} ${CLASSES[x.system_class] || ""}`],
+      [L("Category", "类别"), (x) => {
+        const says = categorySays(x.category);
+        return h("span", {}, word(CATEGORIES, x.category), says
+          ? h("span", {class: `muted reg-says${(category(x.category) || {}).forbidden ? " bad" : ""}`}, ` · ${says}`) : null);
+      }],
+      [L("Part", "部位"), (x) => word(PARTS, x.part)],
+      [L("System class", "系统类别"), (x) => classText(x.system_class)],
       [L("Next to a classified unit (CN-10)", "毗邻涉密单位"), (x) => x.near_classified_unit
         ? (x.consent_document_id ? h("span", {class: "ok"}, L(`consent #${x.consent_document_id}`, "已同意"))
-          : h("span", {class: "bad"}, L("no consent", "无同意书"))) : "-"],
+          : isAdmin() ? consentDocument(x) : h("span", {class: "bad"}, L("no consent", "无同意书"))) : "-"],
       [L("Cameras", "摄像机"), (x) => String(count(x.id))],
     ], {empty: L("No sites yet.", "暂无场所。")});
     if (t.tagName === "TABLE") t.querySelectorAll("tbody tr").forEach((tr, i) => { tr.dataset.site = S.sites[i].name; });
@@ -466,14 +501,21 @@ export async function mount(section, app) {
   function openSiteForm() {
     const area = geoField("area", L("Area (optional)", "区域（可选）"), "polygon", "");
     const err = h("p", {class: "error"});
+    const v = S.vocab || {categories: [], parts: [], system_classes: []};
+    const says = h("span", {class: "muted", id: "reg-category-says"});
+    const categories = h("select", {name: "category", required: true, onchange: () => {
+      says.textContent = categories.value ? categorySays(categories.value) || L("no list of the packs in force names it", "现行规定未列出") : "";
+    }}, option("", "—"), v.categories.map((c) => {
+      const flags = Object.keys(SAYS).filter((k) => c[k]).map((k) => SAYS[k]).join(", ");
+      return option(c.name, word(CATEGORIES, c.name) + (flags ? ` — ${flags}` : ""));
+    }));
     const f = h("form", {class: "form", id: "reg-site-form"},
       h("h3", {}, L("New site", "新场所")),
       h("label", {}, L("Name", "名称"), h("input", {name: "name", required: true})),
-      h("label", {}, L("Category (HB-7, HB-8, BJ-5, BJ-9, CN-8)", "类别"), h("select", {name: "category", required: true},
-        h("option", {value: ""}, "—"), opts(CATEGORIES))),
-      h("label", {}, L("Part", "部位"), h("select", {name: "part"}, opts(PARTS, "other"))),
+      h("label", {}, L(`Category (${(S.vocab ? S.vocab.packs : []).join(" + ")})`, "类别"), categories, says),
+      h("label", {}, L("Part", "部位"), h("select", {name: "part"}, v.parts.map((p) => option(p, word(PARTS, p), "other")))),
       h("label", {}, L("System class (CN-7, CN-9, CN-33)", "系统类别"), h("select", {name: "system_class", required: true},
-        h("option", {value: ""}, "—"), opts(CLASSES))),
+        option("", "—"), v.system_classes.map((c) => option(c.name, `${classText(c.name)}: ${c.label}`)))),
       h("label", {class: "check"}, h("input", {type: "checkbox", name: "near_classified_unit"}),
         L("Next to a military or classified unit (CN-10)", "毗邻军事或涉密单位")),
       h("label", {}, L("That unit's consent (document)", "同意书"), h("input", {type: "file", name: "consent"})),
@@ -587,8 +629,9 @@ export async function mount(section, app) {
     const f = h("form", {class: "form", id: "reg-camera-form", dataset: c ? {cameraId: String(c.id)} : {}},
       h("h3", {}, rereg ? L(`Re-register ${c.name} (HB-18.1, BJ-12.4, CN-23)`, "重新登记") : L("Register a camera", "登记摄像机")),
       h("label", {}, L("Name", "名称"), h("input", {name: "name", required: true, value: c ? c.name : "", readOnly: !!c})),
-      rereg ? null : h("label", {}, L("Stream URL (RTSP)", "视频流地址"), h("input", {name: "url", required: true,
-        placeholder: c ? L("re-enter the camera's URL (the stored one is not shown)", "请重新输入地址") : "rtsp://user:password@host/stream"})),
+      // A camera the recorder has already keeps its stored URL (with its password, never shown) unless one is typed.
+      rereg ? null : h("label", {}, L("Stream URL (RTSP)", "视频流地址"), h("input", {name: "url", required: !c,
+        placeholder: c ? L("leave empty to keep the stored URL", "留空则保留已存地址") : "rtsp://user:password@host/stream"})),
       h("label", {}, L("Site", "场所"), h("select", {name: "site_id"}, siteOptions(c ? c.site_id : null))),
       h("label", {}, L("Type (CN-14)", "类型"), h("input", {name: "kind", list: "reg-camera-kinds", value: c ? c.kind || "" : ""}),
         h("datalist", {id: "reg-camera-kinds"}, CAMERA_KINDS.map((k) => h("option", {value: k})))),
@@ -626,7 +669,10 @@ export async function mount(section, app) {
       const file = e.signage_photo.files[0];
       if (file) body.signage_photo_id = (await upload("signage_photo", file)).id;
       if (rereg) await post(`registry/cameras/${c.id}/reregister`, {reason: e.reason.value, ...body});
-      else await post("registry/cameras", {unit_id: S.unit.id, name: e.name.value.trim(), url: e.url.value.trim(), ...body});
+      else {
+        const url = e.url.value.trim();
+        await post("registry/cameras", {unit_id: S.unit.id, name: e.name.value.trim(), ...(url || !c ? {url} : {}), ...body});
+      }
       closeSide(); await reload();
     }));
     side.replaceChildren(f);
@@ -697,7 +743,7 @@ export async function mount(section, app) {
 
   function filingActions(f) {
     const msg = h("p", {class: "error reg-row-msg"});
-    if (!(isOfficer() && !f.received_at && f.psb === me.unit)) return msg;
+    if (!(isOfficer() && !f.received_at && f.psb_unit_id === me.unit_id)) return msg;
     const b = h("button", {type: "button", class: "reg-receive", onclick: async () => {
       showProblem(msg, null);
       b.disabled = true;
@@ -721,6 +767,8 @@ export async function mount(section, app) {
     if (!S.unit) return;
     const id = S.unit.id;
     showProblem(topMsg, null);
+    // The packs in force do not change while the server runs: the vocabularies are asked for once.
+    if (!S.vocab) S.vocab = await get("registry/vocabularies").catch((e) => { showProblem(topMsg, e); return null; });
     try {
       const [unit, sites, cams, status, filings] = await Promise.all([
         get(`units/${id}`), get(`units/${id}/sites`), get(`registry/cameras?unit_id=${id}&limit=500`),
@@ -748,15 +796,13 @@ export async function mount(section, app) {
     const r = await get("units?limit=500");
     const using = r.items.filter((u) => u.kind === "using_unit");
     S.units = using.length ? using : r.items;
-    // A PSB's people may also see their own PSB, for its name on the units filed with it.
-    S.units.push(...r.items.filter((u) => !S.units.includes(u) && u.kind === "psb").map((u) => ({...u, _hidden: true})));
   } catch (e) {
     showProblem(topMsg, e);
   }
-  const choices = S.units.filter((u) => !u._hidden);
+  const choices = S.units;
   unitSelect.replaceChildren(...choices.map((u) => h("option", {value: u.id}, u.name)));
   if (!choices.length) topMsg.replaceChildren(h("span", {class: "empty"}, L("No unit's registry is visible to you.", "没有可查看的单位登记。")));
-  const first = pendingUnit ?? (choices.find((u) => u.name === me.unit) || choices[0] || {}).id;
+  const first = pendingUnit ?? (choices.find((u) => u.id === me.unit_id) || choices[0] || {}).id;
   pendingUnit = null;
   if (first !== undefined) {
     S.unit = choices.find((u) => u.id === first) || null;

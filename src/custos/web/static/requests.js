@@ -162,7 +162,7 @@ export async function mount(section, app) {
   // --- one request, with what the person logged in may do with it -------------------------------------------
   function card(r) {
     const mine = r.officers.some((o) => o.username === me.username);
-    const creator = r.officers.length && r.officers[0].username === me.username;
+    const creator = !!r.created_by && r.created_by.username === me.username;
     const err = h("p", {class: "error action-error"});
     const art = h("article", {class: `request ${r.status}`, dataset: {request: String(r.id), status: r.status}});
     const act = async (fn) => {  // run an action; on success the card shows the request as it is now
@@ -182,6 +182,8 @@ export async function mount(section, app) {
       return f;
     };
     const details = [
+      [L("Requested by", "申请单位"), h("span", {class: "requested-by"}, `${r.requesting_unit || "-"}`,
+        r.created_by ? ` · ${r.created_by.full_name} (${r.created_by.username})` : "", r.created_at ? ` · ${lt(r.created_at)}` : "")],
       [L("Cameras", "摄像机"), r.cameras.join(", ")],
       [L("Span", "时段"), `${lt(r.start_utc)} – ${lt(r.end_utc)}`],
       [L("Modes", "方式"), r.modes.join(", ")],
@@ -232,7 +234,7 @@ export async function mount(section, app) {
         h("button", {type: "button", class: "approve", onclick: () => decide(true)}, L("Approve", "批准")),
         h("button", {type: "button", class: "reject", onclick: () => decide(false)}, L("Reject", "驳回"))));
     }
-    if (["open", "submitted", "approved"].includes(r.status) && (creator || (r.kind === "data_subject" && STAFF.includes(me.role)))) {
+    if (["open", "submitted", "approved"].includes(r.status) && creator) {  // only the creator withdraws
       const reason = h("input", {name: "reason", class: "withdraw-reason", required: true, placeholder: L("why", "原因")});
       actions.push(small("withdraw", [reason, h("button", {type: "submit", class: "withdraw"}, L("Withdraw", "撤回"))],
         () => post(`requests/${r.id}/withdraw`, {reason: reason.value})));

@@ -75,6 +75,7 @@ def values(dep: Deployment) -> dict[str, str]:
         "personnel_id": "1",
         "report_id": "1",
         "job_id": "1",
+        "document_id": "1",
         "reason": "route enumeration",
         "hold_id": "1",
         "segment_id": "1",
@@ -268,7 +269,14 @@ def test_cli_export_goes_through_the_gate(sqlite_db: Database, tmp_path: Path, r
 
 # Who may open footage files: the gate's path (gate -> media.footage -> media.clip), the recorder and
 # its recovery (writers), storage itself, and the verifier (which hashes and never serves).
-READERS_ALLOWED = {"gate/gate.py", "media/footage.py", "media/clip.py", "verify/footage.py", "ingest/recovery.py"}
+READERS_ALLOWED = {
+    "gate/gate.py",
+    "media/footage.py",
+    "media/clip.py",
+    "verify/footage.py",
+    "ingest/recovery.py",
+    "registry/documents.py",  # uploaded documents (approvals, consents) under documents/, never footage
+}
 FOOTAGE_FUNCTIONS = {"assemble_clip", "write_clip"}
 
 

@@ -6,6 +6,7 @@ ledger entry; each access under a request is an access record naming it. SQLite 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from custos.catalog.db import Database
-from custos.catalog.models import AccessRecord, LedgerEntry
+from custos.catalog.models import AccessRecord, Document, FootageRequest, LedgerEntry
 from custos.errors import CustosError, Kind
 from custos.gate import AccessRequest, Mode
 from custos.registry import requests as rq
@@ -332,3 +333,29 @@ def test_a_request_names_its_creator_and_the_requesting_unit(dep: Deployment) ->
     assert listed[subject]["created_by"] == {"username": "op", "full_name": "Wang Fang"}
     assert listed[subject]["requesting_unit"] == "Riverside School"
     assert [o["username"] for o in one["officers"]] == ["officer2", "officer"]
+
+
+def test_an_approval_document_is_read_by_the_requests_people_and_never_if_swapped(dep: Deployment) -> None:
+    rid = approved_request(dep)
+    client = TestClient(create_app(dep.ctx))
+
+    def get(who: str, doc_id: int) -> Any:
+        return client.get(f"/api/v1/documents/{doc_id}", headers={"Authorization": f"Bearer {dep.tokens[who]}"})
+
+    with dep.db.session() as s:
+        doc = s.scalar(select(Document).join(FootageRequest, FootageRequest.approval_document_id == Document.id))
+        assert doc is not None and s.get(FootageRequest, rid) is not None
+        doc_id, sha = doc.id, doc.sha256
+    for who in ("officer", "officer2", "approver"):  # the request's people and its approver
+        r = get(who, doc_id)
+        assert r.status_code == 200, (who, r.text)
+        assert hashlib.sha256(r.content).hexdigest() == sha == r.headers["x-custos-sha256"]
+        assert r.headers["x-content-type-options"] == "nosniff" and "attachment" in r.headers["content-disposition"]
+    for who in ("far_officer", "op2"):  # another county's PSB, another unit: it does not exist for them
+        assert get(who, doc_id).status_code == 404
+    assert get("op", 999_999).status_code == 404
+    [path] = [p for p in (dep.ctx.storage.root / "objects" / "documents").rglob("*") if p.is_file()]
+    path.chmod(0o644)
+    path.write_bytes(b"%PDF-1.4 a different approval")
+    r = get("officer", doc_id)
+    assert r.status_code == 500 and "SHA-256" in r.json()["detail"]  # a swapped file is never served

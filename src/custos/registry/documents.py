@@ -85,3 +85,17 @@ def document_of(session: Session, document_id: int, *, unit_id: int | None = Non
     if kind is not None and doc.kind != kind:
         raise CustosError(Kind.INVALID_ARGUMENT, f"document {document_id} is a {doc.kind}, not a {kind}")
     return doc
+
+
+def read_document(storage: Storage, doc: Document) -> bytes:
+    """A document's bytes, checked against the SHA-256 entered in the ledger when it was uploaded: a swapped
+    file is refused (DATA_LOSS), never served as if it were the one cited. Who may read it is the caller's
+    question (web/api_registry.py)."""
+    if not doc.storage_key.startswith(PREFIX):
+        raise CustosError(Kind.DATA_LOSS, f"document {doc.id} points outside the documents: {doc.storage_key}")
+    data = storage.read(doc.storage_key)
+    if hashlib.sha256(data).hexdigest() != doc.sha256:
+        raise CustosError(
+            Kind.DATA_LOSS, f"document {doc.id} ({doc.filename}) no longer has the SHA-256 it was entered with"
+        )
+    return data

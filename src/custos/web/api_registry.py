@@ -11,14 +11,17 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from custos.catalog.models import Document, Unit
+from custos.catalog.models import Document, FootageRequest, Unit
+from custos.errors import CustosError, Kind
 from custos.registry import cameras, sites, units
-from custos.registry.documents import store_document
-from custos.registry.scope import unit_scope, visible_unit
+from custos.registry.documents import read_document, store_document
+from custos.registry.requests import may_see_request
+from custos.registry.scope import may_see_unit, unit_scope, visible_unit
 from custos.web.deps import INT32_MAX, Ctx, Id, Who, aware
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -140,6 +143,36 @@ async def upload(request: Request, ctx: Ctx, who: Who, kind: str, filename: str)
             return _document(doc)
 
     return await run_in_threadpool(store)
+
+
+SERVED_TYPES = ("application/pdf", "image/jpeg", "image/png", "text/plain")  # anything else as octet-stream
+
+
+@router.get(
+    "/documents/{document_id}",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in (*SERVED_TYPES, "application/octet-stream")}}},
+)
+def download_document(document_id: Id, ctx: Ctx, who: Who) -> Response:
+    """An uploaded document (an approval, a credential, a consent, a signage photo), to the people who may see
+    its unit or a request that cites it as its approval; checked against its SHA-256 in the ledger first."""
+    with ctx.db.session() as s:
+        doc = s.get(Document, document_id)
+        citing = select(FootageRequest).where(FootageRequest.approval_document_id == document_id)
+        if doc is None or not (
+            may_see_unit(s, who, doc.unit_id) or any(may_see_request(s, who, r) for r in s.scalars(citing))
+        ):
+            raise CustosError(Kind.NOT_FOUND, f"no document {document_id} that you may see")
+        data = read_document(ctx.storage, doc)
+        media_type = doc.media_type if doc.media_type in SERVED_TYPES else "application/octet-stream"
+        name = doc.filename.encode("ascii", "replace").decode().replace('"', "_")
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Content-Type-Options": "nosniff",
+        "X-Custos-SHA256": doc.sha256,
+        "Cache-Control": "no-store",
+    }
+    return Response(data, media_type=media_type, headers=headers)
 
 
 # Cameras -------------------------------------------------------------------------------------------------

@@ -196,7 +196,9 @@ export async function mount(section, app) {
           `${o.full_name} (${o.username}) · ${L("credential", "证件")} ${o.credential_ref} · ${lt(o.joined_at)}`)))
         : L("none", "无")],
       r.kind !== "data_subject" && [L("Approval document", "审批文书"), r.approval_document
-        ? h("span", {class: "document"}, `${r.approval_document.filename} · SHA-256 `, h("code", {title: r.approval_document.sha256}, r.approval_document.sha256.slice(0, 16) + "…"))
+        ? h("span", {class: "document"},
+          h("a", {href: `/api/v1/documents/${r.approval_document.id}`, download: r.approval_document.filename}, r.approval_document.filename),
+          " · SHA-256 ", h("code", {title: r.approval_document.sha256}, r.approval_document.sha256.slice(0, 16) + "…"))
         : h("span", {class: "warn"}, L("not attached", "未附"))],
       r.submitted_at && [L("Submitted", "提交"), lt(r.submitted_at)],
       r.decided_at && [L("Decided", "审批"), `${lt(r.decided_at)}: ${r.decision_reason}`],

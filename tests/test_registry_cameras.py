@@ -512,3 +512,26 @@ def test_registering_a_known_camera_keeps_its_stored_url(db: Database, tmp_path:
         "/api/v1/registry/cameras", json={**body, "name": "cam02", "url": "no-scheme"}, headers=bearer(dep, "admin")
     )
     assert_problem(r, 400)
+
+
+def test_the_same_file_uploaded_twice_is_stored_once_and_recorded_twice(db: Database, tmp_path: Path) -> None:
+    dep = make_deployment(tmp_path, db, None)
+    api = client(dep)
+    ids = []
+    for _ in range(2):
+        r = api.post(
+            "/api/v1/documents?kind=signage_photo&filename=sign.jpg",
+            content=b"\xff\xd8\xff the same sign",
+            headers={**bearer(dep, "admin"), "Content-Type": "image/jpeg"},
+        )
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    assert ids[0] != ids[1]
+    stored = [p for p in (dep.ctx.storage.root / "objects" / "documents").rglob("*") if p.is_file()]
+    assert len(stored) == 1  # stored once, under its hash; each upload is its own row and ledger entry
+    r = api.get(f"/api/v1/documents/{ids[1]}", headers=bearer(dep, "admin"))
+    assert (
+        r.status_code == 200
+        and r.content == b"\xff\xd8\xff the same sign"
+        and r.headers["content-type"] == "image/jpeg"
+    )

@@ -50,7 +50,13 @@ def store_document(
         )
     digest = hashlib.sha256(data).hexdigest()
     key = document_key(digest)
-    storage.put(key, data)  # atomic and durable before the row that cites it commits
+    if storage.exists(key):
+        # The same bytes were uploaded before: stored once, and only if what is stored still has the hash
+        # (a swapped file must not pass for the one uploaded now).
+        if hashlib.sha256(storage.read(key)).hexdigest() != digest:
+            raise CustosError(Kind.DATA_LOSS, f"the stored copy of {filename!r} ({key}) no longer has its SHA-256")
+    else:
+        storage.put(key, data)  # atomic and durable before the row that cites it commits
     fields = {
         "document_kind": kind,
         "filename": filename,

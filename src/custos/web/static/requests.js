@@ -46,6 +46,7 @@ const STATUS = {
 // A viewing is fetched whole before it plays (so that a refusal can be shown with its keys and every click
 // is exactly one access record); a longer span is asked for in parts.
 const MAX_VIEW_MS = 30 * 60 * 1000;
+const DEFAULT_VIEW_MS = 60 * 1000;  // the span offered first: a minute loads fast; the officer widens it as needed
 
 const pad = (n) => String(n).padStart(2, "0");
 const localInput = (d) => {
@@ -254,7 +255,7 @@ export async function mount(section, app) {
     const err = h("p", {class: "error view-error"});
     const out = h("div", {class: "view-out"});
     const camera = h("select", {name: "camera", class: "view-camera"}, r.cameras.map((c) => h("option", {value: c}, c)));
-    const start = new Date(r.start_utc), end = new Date(Math.min(new Date(r.end_utc).getTime(), start.getTime() + MAX_VIEW_MS));
+    const start = new Date(r.start_utc), end = new Date(Math.min(new Date(r.end_utc).getTime(), start.getTime() + DEFAULT_VIEW_MS));
     const from = h("input", {type: "datetime-local", step: 1, class: "view-from", value: localInput(start)});
     const to = h("input", {type: "datetime-local", step: 1, class: "view-to", value: localInput(end)});
     const purpose = h("input", {name: "purpose", class: "view-purpose", value: r.purpose, minLength: 4});
@@ -268,7 +269,7 @@ export async function mount(section, app) {
         const t = await get(`cameras/${encodeURIComponent(camera.value)}/timeline?${q}`);
         if (!t.recorded.length || touched) return;
         const a = Math.max(new Date(t.recorded[0].start).getTime(), new Date(r.start_utc).getTime());
-        const b = Math.min(new Date(t.recorded[0].end).getTime(), new Date(r.end_utc).getTime(), a + MAX_VIEW_MS);
+        const b = Math.min(new Date(t.recorded[0].end).getTime(), new Date(r.end_utc).getTime(), a + DEFAULT_VIEW_MS);
         from.value = localInput(Math.floor(a / 1000) * 1000);
         to.value = localInput(Math.ceil(b / 1000) * 1000);
       } catch (e) { /* no timeline for this camera: the request's span stays the default */ }

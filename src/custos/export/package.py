@@ -182,14 +182,6 @@ def _segment_fields(cam: str, seg: Segment, file: str | None) -> dict[str, Any]:
     }
 
 
-def _clip_start(segs: list[Segment], start_90k: int) -> dt.datetime:
-    """The UTC time of the clip's first frame, through the segment that holds it (each has its own anchor)."""
-    for seg in segs:
-        if seg.start_90k <= start_90k < seg.start_90k + seg.duration_90k:
-            return seg.start_utc + dt.timedelta(microseconds=(start_90k - seg.start_90k) * 100 / 9)
-    return min(segs, key=lambda s: abs(s.start_90k - start_90k)).start_utc
-
-
 def _image_masks(db: Database, cameras: tuple[str, ...]) -> dict[str, tuple[list[Any], int]]:
     """Each camera's image masks as registered now, with the registration they belong to."""
     with db.session() as s:
@@ -263,7 +255,7 @@ def build_package(
                         if progress is not None and t:  # frames redacted, as the share of this camera's originals
                             progress(base + n * min(d, t) // t, total)
 
-                    d = _redact(grant, z, cam, segs, masks.get(cam, ([], 0)), public_release, out.parent, frames_done)
+                    d = _redact(grant, z, cam, masks.get(cam, ([], 0)), public_release, out.parent, frames_done)
                     derivatives.append(d)
                     files[d["file"]] = {"sha256": d["sha256"], "size_bytes": d["size_bytes"]}
                     done += cam_bytes
@@ -363,7 +355,6 @@ def _redact(
     grant: Grant,
     z: zipfile.ZipFile,
     cam: str,
-    segs: list[Segment],
     masks: tuple[list[Any], int],
     blur_faces: bool,
     work_dir: Path,
@@ -374,9 +365,10 @@ def _redact(
     polygons, registration = masks
     name = f"redacted/{cam}.mp4"
     with tempfile.TemporaryFile(dir=work_dir, prefix=".custos-clip-") as clear:
-        info = grant.clip(cam, clear, count=False)  # type: ignore[arg-type]
+        first: list[dt.datetime] = []  # when the clip's first picture was taken, told by the clip itself
+        info = grant.clip(cam, clear, count=False, planned=lambda at, _s, _c: first.append(at))  # type: ignore[arg-type]
         clear.seek(0)
-        start = _clip_start(segs, info.start_90k)
+        start = first[0]
         with z.open(member(name), "w", force_zip64=True) as m:
             sink = _Hashing(m)  # type: ignore[arg-type]
             r = redact_clip(

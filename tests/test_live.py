@@ -112,6 +112,11 @@ def test_live_view_without_a_purpose_or_session_is_refused_with_its_keys(
     with client.websocket_connect(f"/api/v1/live?cameras={too_many}&purpose=looking around", headers=headers) as ws:
         p = ws.receive_json()
     assert p["type"] == "problem" and p["status"] == 400 and "1 to 16" in p["detail"]
+    with client.websocket_connect(
+        "/api/v1/live?cameras=cam01&purpose=looking around&request_id=9e99", headers=headers
+    ) as ws:
+        p = ws.receive_json()
+    assert p["type"] == "problem" and p["status"] == 400 and "not a request number" in p["detail"]
     dep.ctx.gate.flush()
     with dep.db.session() as s:
         refused = s.scalars(select(AccessRecord).where(AccessRecord.allowed.is_(False))).all()

@@ -35,7 +35,7 @@ from custos.ingest.live import Gone, LiveTap, Picture
 from custos.ingest.live_proxy import proxies
 from custos.media.h26x import describe
 from custos.media.live_mux import LiveMuxer
-from custos.web.deps import token_of
+from custos.web.deps import INT32_MAX, token_of
 from custos.web.problems import STATUS, unstorable
 
 router = APIRouter(prefix="/api/v1", tags=["footage"])
@@ -85,6 +85,15 @@ async def _refuse(ws: WebSocket, e: CustosError) -> None:
     await ws.close(CLOSE_CODES.get(e.kind, 4500), e.kind.value)
 
 
+def _request_id(text: str | None) -> int | None:
+    """Parsed here, not by the framework: a WebSocket refused before it is accepted gets no problem to show."""
+    if text is None or text == "":
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= INT32_MAX:
+        raise CustosError(Kind.INVALID_ARGUMENT, f"request_id {text[:20]!r} is not a request number")
+    return int(text)
+
+
 def _cameras(text: str) -> tuple[str, ...]:
     cams = tuple(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
     if not 1 <= len(cams) <= MAX_TILES:
@@ -93,7 +102,7 @@ def _cameras(text: str) -> tuple[str, ...]:
 
 
 @router.websocket("/live")
-async def live(ws: WebSocket, cameras: str = "", purpose: str = "", request_id: int | None = None) -> None:
+async def live(ws: WebSocket, cameras: str = "", purpose: str = "", request_id: str | None = None) -> None:
     """Live view of CAMERAS (comma-separated, up to 16, in grid order) for PURPOSE; see the module doc."""
     ctx = ws.app.state.ctx
     recorder = ws.app.state.recorder
@@ -106,7 +115,7 @@ async def live(ws: WebSocket, cameras: str = "", purpose: str = "", request_id: 
             mode=Mode.LIVE,
             cameras=_cameras(cameras),
             purpose=purpose,
-            request_id=request_id,
+            request_id=_request_id(request_id),
             client_address=ws.client.host if ws.client else None,
         )
         token = token_of(ws)  # type: ignore[arg-type]

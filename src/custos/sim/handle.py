@@ -175,6 +175,11 @@ class SimCameras:
         """The camera hangs: connections stay open, no more frames."""
         self._command({"cmd": "freeze", "name": self._spec(name).name})
 
+    def fault(self, name: str, kind: str | None) -> None:
+        """The picture goes black, blinding, covered, blurred, shifted or still (custos.sim.clock.FAULTS) while
+        the stream goes on; None ends it. Clock cameras only: their pictures are drawn live."""
+        self._command({"cmd": "fault", "name": self._spec(name).name, "kind": kind})
+
     def thaw(self, name: str) -> None:
         self._command({"cmd": "thaw", "name": self._spec(name).name})
 

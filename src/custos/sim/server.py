@@ -58,6 +58,7 @@ class _Camera:
         self.path = f"/{spec.name}"
         self.mounted = False
         self.frozen = False
+        self.fault: str | None = None  # a picture fault set by command (clock cameras: custos.sim.clock)
         self.counter = CameraCounter()
 
 
@@ -126,6 +127,19 @@ class SimServer:
         """
         self._camera(name).frozen = True
         return {}
+
+    def fault(self, name: str, kind: str | None) -> dict[str, Any]:
+        """Show a picture fault (custos.sim.clock.FAULTS) from now on, or none: a live-drawn camera only."""
+        camera = self._camera(name)
+        if camera.spec.codec != "clock":
+            raise CustosError(
+                Kind.INVALID_ARGUMENT,
+                f"camera {name}: picture faults need a live-drawn (clock) camera, not {camera.spec.codec}",
+            )
+        if kind is not None and kind not in clock.FAULTS:
+            raise CustosError(Kind.INVALID_ARGUMENT, f"fault {kind!r} is not one of {', '.join(clock.FAULTS)}")
+        camera.fault = kind
+        return {"fault": kind}
 
     def thaw(self, name: str) -> dict[str, Any]:
         self._camera(name).frozen = False
@@ -198,7 +212,7 @@ class SimServer:
         payloader_sink.add_probe(Gst.PadProbeType.BUFFER, on_payloader_input)
         self._tallies[media] = (camera.spec.name, tally)
         if camera.spec.codec == "clock":
-            self._feeders[media] = _ClockFeeder(camera.spec, bin_.get_by_name(CLOCK_SOURCE_NAME))
+            self._feeders[media] = _ClockFeeder(camera, bin_.get_by_name(CLOCK_SOURCE_NAME))
         media.connect("unprepared", self._on_media_unprepared)
 
     def _on_media_unprepared(self, media: GstRtspServer.RTSPMedia) -> None:
@@ -290,19 +304,26 @@ class _ClockFeeder:
     """Pushes a clock camera's frames into its appsrc at the camera's rate, each stamped with the wall
     clock as it is made (custos.sim.clock), until the media is torn down."""
 
-    def __init__(self, spec: CameraSpec, appsrc: Gst.Element) -> None:
-        self._spec = spec
+    def __init__(self, camera: _Camera, appsrc: Gst.Element) -> None:
+        self._camera = camera
+        self._spec = camera.spec
         self._src = appsrc
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"clock-{spec.name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"clock-{self._spec.name}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         period = 1.0 / self._spec.fps
         n = 0
-        next_at = time.monotonic()
+        started = next_at = time.monotonic()
+        last = b""
         while not self._stop.is_set():
-            data = clock.frame_i420(self._spec.width, self._spec.height, n, clock.stamp_ms())
+            fault = self._camera.fault or self._spec.scheduled_fault(time.monotonic() - started)
+            if fault == "still" and last:
+                data = last  # the picture freezes; the stream goes on
+            else:
+                data = clock.frame_i420(self._spec.width, self._spec.height, n, clock.stamp_ms(), fault)
+            last = data
             ret = self._src.emit("push-buffer", Gst.Buffer.new_wrapped(data))
             if ret not in (Gst.FlowReturn.OK, Gst.FlowReturn.FLUSHING):
                 return
@@ -404,6 +425,11 @@ class Controller:
                 if name is None:
                     raise CustosError(Kind.INVALID_ARGUMENT, f"command {cmd!r} needs a camera name")
                 result = self._named[cmd](name)
+            elif cmd == "fault":
+                data = json.loads(line)
+                if name is None:
+                    raise CustosError(Kind.INVALID_ARGUMENT, "command 'fault' needs a camera name")
+                result = self._server.fault(name, data.get("kind"))
             elif cmd == "stats":
                 result = self._server.stats()
             elif cmd == "stop":

@@ -17,6 +17,9 @@ CODECS = ("h264", "h265", "mjpeg", "audio", "clock")
 
 PREENCODED_CODECS = ("h264", "h265")
 CLOCK_MIN_WIDTH = 512  # custos.sim.clock: 32 blocks of 16 pixels
+FAULTS = ("black", "overexposed", "cover", "blur", "shift", "still")
+"""What a clock camera can be made to show (issue 7's health checks): no light, blinding light, the lens covered
+or sprayed over most of the picture, out of focus, turned away (the scene moved), a frozen picture."""
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -37,8 +40,24 @@ class CameraSpec:
     bitrate_kbps: int = 4000
     gop_s: int = 2
     loop_s: int = 10
+    faults: tuple[tuple[float, float, str], ...] = ()
+    """Picture faults on a schedule, (from_s, to_s, kind) after the stream starts: clock cameras only."""
+
+    def scheduled_fault(self, t_s: float) -> str | None:
+        return next((kind for a, b, kind in self.faults if a <= t_s < b), None)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "faults", tuple((float(a), float(b), str(k)) for a, b, k in self.faults))
+        for a, b, kind in self.faults:
+            if self.codec != "clock":
+                raise CustosError(
+                    Kind.INVALID_ARGUMENT, f"camera {self.name}: scheduled faults need a clock camera (drawn live)"
+                )
+            if kind not in FAULTS or not 0 <= a < b:
+                raise CustosError(
+                    Kind.INVALID_ARGUMENT,
+                    f"camera {self.name}: fault ({a}, {b}, {kind!r}): give 0 <= from < to and one of {', '.join(FAULTS)}",
+                )
         if not _NAME.match(self.name):
             raise CustosError(
                 Kind.INVALID_ARGUMENT,
@@ -80,6 +99,7 @@ class CameraSpec:
             "bitrate_kbps": self.bitrate_kbps,
             "gop_s": self.gop_s,
             "loop_s": self.loop_s,
+            "faults": [list(f) for f in self.faults],
         }
 
     @classmethod

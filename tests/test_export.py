@@ -22,6 +22,7 @@ from custos.gate import AccessRequest, Mode
 from custos.ledger.keys import load_or_create_key
 
 from deployment import PASSWORD, Deployment, Recorded, approved_request, make_deployment
+from packages import flip, rewrite
 
 
 @pytest.fixture
@@ -46,24 +47,6 @@ def export(dep: Deployment, out: Path, who: str = "admin", request_id: int | Non
     assert seen and seen[-1][0] == seen[-1][1] > 0, "progress reaches the total"
     assert info.originals >= 2 and out.exists() and not list(out.parent.glob(".*.partial"))
     return info.record_id
-
-
-def rewrite(
-    src: Path, dst: Path, change: Callable[[str, bytes], bytes | None], add: dict[str, bytes] | None = None
-) -> None:
-    """A copy of the package with members changed (None drops one) and `add`ed."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for name in zin.namelist():
-            data = change(name, zin.read(name))
-            if data is not None:
-                zout.writestr(name, data)
-        for name, data in (add or {}).items():
-            zout.writestr(name, data)
-
-
-def flip(data: bytes, at: int | None = None) -> bytes:
-    i = len(data) // 2 if at is None else at
-    return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
 
 
 def test_a_package_checks_out_and_every_change_is_found(dep: Deployment, tmp_path: Path) -> None:

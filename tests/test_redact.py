@@ -36,6 +36,7 @@ from custos.registry import cameras, sites
 from custos.web.app import create_app
 
 from deployment import PASSWORD, Deployment, Recorded, make_deployment
+from packages import flip, rewrite
 from probe import decode_errors, ffprobe_json
 
 # Fractions of the picture: a rectangle in the middle and a triangle at the right, clear of the simulator's
@@ -133,23 +134,6 @@ def export(dep: Deployment, out: Path, **kw: Any) -> int:
     assert seen and seen[-1][0] == seen[-1][1] > 0 and all(d <= t for d, t in seen), "progress reaches the total"
     assert info.redacted and out.exists() and not [p for p in out.parent.iterdir() if p.name.startswith(".")]
     return info.record_id
-
-
-def rewrite(
-    src: Path, dst: Path, change: Callable[[str, bytes], bytes | None], add: dict[str, bytes] | None = None
-) -> None:
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for name in zin.namelist():
-            data = change(name, zin.read(name))
-            if data is not None:
-                zout.writestr(name, data)
-        for name, data in (add or {}).items():
-            zout.writestr(name, data)
-
-
-def flip(data: bytes, at: int | None = None) -> bytes:
-    i = len(data) // 2 if at is None else at
-    return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
 
 
 def mp4(path: Path, pictures: list[np.ndarray], fps: int = 25) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._closers: list[Callable[[], None]] = []
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (creating the PostgreSQL schema if asked for)."""
@@ -52,7 +53,15 @@ class Database:
         with self._sessions.begin() as s:
             yield s
 
+    def on_dispose(self, closer: Callable[[], None]) -> None:
+        """Run `closer` before the engine goes: a background writer (the gate's outcomes) finishes its
+        queue on this database instead of opening a connection behind a disposed pool."""
+        self._closers.append(closer)
+
     def dispose(self) -> None:
+        closers, self._closers = self._closers, []
+        for close in reversed(closers):
+            close()
         self.engine.dispose()
 
 

@@ -222,6 +222,7 @@ class Gate:
         with self._outcomes_lock:
             if self._outcomes is None:
                 self._outcomes = OutcomeWriter(self.db)
+                self.db.on_dispose(self._outcomes.close)
             return self._outcomes
 
     def flush(self) -> None:

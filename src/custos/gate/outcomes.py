@@ -115,6 +115,7 @@ class OutcomeWriter:
             self._write(self.drain())
 
     def close(self) -> None:
+        atexit.unregister(self.close)
         with self._cond:
             self._stop = True
             self._cond.notify()

@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from custos.errors import CustosError, Kind
+from custos.media.masks import check_masks, pixel_polygons
 
 CASCADE = "haarcascade_frontalface_default.xml"
 DETECT_EVERY = 3
@@ -85,24 +86,6 @@ class Redaction:
 
 def frame_time_text(t: dt.datetime) -> str:
     return f"{t.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
-
-
-def _check_masks(masks: Sequence[Sequence[Sequence[float]]]) -> list[list[tuple[float, float]]]:
-    """The masks as point lists, each at least three points inside the picture (fractions in [0, 1])."""
-    out = []
-    for i, m in enumerate(masks):
-        if len(m) < 3:
-            raise CustosError(Kind.INVALID_ARGUMENT, f"image mask {i}: give at least three [x, y] points")
-        pts = []
-        for j, p in enumerate(m):
-            if len(p) != 2 or not all(isinstance(c, int | float) and math.isfinite(c) and 0 <= c <= 1 for c in p):
-                raise CustosError(
-                    Kind.INVALID_ARGUMENT,
-                    f"image mask {i}: point {j} is {list(p)!r}: give [x, y] as fractions of width and height in [0, 1]",
-                )
-            pts.append((float(p[0]), float(p[1])))
-        out.append(pts)
-    return out
 
 
 class _Faces:
@@ -261,7 +244,7 @@ def redact_clip(
         )
     if start_utc is not None and start_utc.tzinfo is None:
         raise CustosError(Kind.INVALID_ARGUMENT, f"start {start_utc.isoformat()} has no offset")
-    polygons = _check_masks(masks)
+    polygons = check_masks(masks)
     faces = _Faces(detect_every) if blur_faces else None
     began = time.monotonic()
     frames = face_frames = 0
@@ -286,7 +269,7 @@ def redact_clip(
                             ost.width, ost.height, ost.pix_fmt = w, h, "yuv420p"
                             ost.time_base = tb
                             ost.codec_context.time_base = tb
-                            pixels = [np.round(np.array(p) * (w, h)).astype(np.int32) for p in polygons]
+                            pixels = pixel_polygons(polygons, w, h)
                             mark = _Watermark(w, h)
                         img = np.ascontiguousarray(img[:h, :w])
                         pts = frame.pts if frame.pts is not None else round(frames / rate / tb)

@@ -1,0 +1,1 @@
+"""Camera health and tamper checks on keyframes tapped from the recorder (HB-17.4, BJ-12.3, HB-18.1, BJ-12.4, CN-23)."""

@@ -1,7 +1,13 @@
-"""A JPEG of a clip's first picture (a keyframe), decoded with PyAV; strips of them for the playback timeline."""
+"""A JPEG of a clip's first picture (a keyframe), decoded with PyAV; strips of them for the playback timeline.
+
+A thumbnail is a picture of footage shown outside the evidence chain: the camera's image masks are black
+on it (CN-22, BJ-6, HB-13), drawn by custos.media.masks.black_out on the scaled RGB picture, so they cover
+the same part of the picture as in redacted exports and live view.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import BinaryIO
 
@@ -10,14 +16,17 @@ import cv2
 import numpy as np
 
 from custos.errors import CustosError, Kind
+from custos.media.masks import Polygon, black_out
 
 
-def thumbnail_jpeg(clip: BinaryIO, width: int) -> bytes:
+def thumbnail_jpeg(clip: BinaryIO, width: int, masks: Sequence[Polygon] = ()) -> bytes:
+    """A JPEG `width` pixels wide of the clip's first picture, with `masks` black (CN-22, BJ-6, HB-13)."""
     with av.open(clip, mode="r", format="mp4") as container:
         stream = container.streams.video[0]
         for frame in container.decode(stream):
             height = max(2, round(frame.height * width / frame.width / 2) * 2)
-            small = frame.reformat(width=width, height=height, format="yuvj420p")
+            rgb = black_out(frame.to_ndarray(width=width, height=height, format="rgb24"), masks)
+            small = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuvj420p")
             enc = av.CodecContext.create("mjpeg", "w")
             enc.width, enc.height, enc.pix_fmt = width, height, "yuvj420p"
             enc.time_base = Fraction(1, 25)
@@ -26,12 +35,13 @@ def thumbnail_jpeg(clip: BinaryIO, width: int) -> bytes:
     raise CustosError(Kind.NOT_FOUND, "the clip holds no picture to make a thumbnail of")
 
 
-def first_picture(clip: BinaryIO, height: int) -> np.ndarray | None:
-    """The clip's first picture scaled to `height` (even), as RGB; None if the clip holds none."""
+def first_picture(clip: BinaryIO, height: int, masks: Sequence[Polygon] = ()) -> np.ndarray | None:
+    """The clip's first picture scaled to `height` (even), as RGB, with `masks` black (CN-22, BJ-6, HB-13);
+    None if the clip holds none."""
     with av.open(clip, mode="r", format="mp4") as container:
         for frame in container.decode(container.streams.video[0]):
             width = max(2, round(frame.width * height / frame.height / 2) * 2)
-            return frame.to_ndarray(width=width, height=height, format="rgb24")  # type: ignore[no-any-return]
+            return black_out(frame.to_ndarray(width=width, height=height, format="rgb24"), masks)
     return None
 
 

@@ -1,5 +1,9 @@
 """Every route that emits footage. Each opens the gate first: the access record is committed before the
-first byte, and the outcome with the bytes served after the last (DESIGN principle 1)."""
+first byte, and the outcome with the bytes served after the last (DESIGN principle 1).
+
+Pictures of footage (thumbnails, strips) have the camera's image masks black (CN-22, BJ-6, HB-13). Clips
+(clip.mp4) are the originals, cut at keyframes and never re-encoded: they are the evidence, served unmasked
+to those the gate allows, with an access record (docs/design/live.md, "Image masks")."""
 
 from __future__ import annotations
 
@@ -10,9 +14,13 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
 
+from custos.catalog.models import Camera
+from custos.context import Context
 from custos.errors import CustosError, Kind
 from custos.gate import AccessRequest, Mode
+from custos.media.masks import Polygon, check_masks
 from custos.media.thumbnail import first_picture, sprite_jpeg, thumbnail_jpeg
 from custos.web import pipe
 from custos.web.deps import Ctx, Id, aware, client_address, token_of
@@ -27,6 +35,21 @@ RequestId = Annotated[
         "emergency (HB-15, BJ-16) or a data subject's viewing (CN-21). Its legal basis and approval go on the record."
     ),
 ]
+
+
+def _image_masks(ctx: Context, camera: str) -> list[Polygon]:
+    """The camera's image masks as registered now, to black out on its pictures (CN-22, BJ-6, HB-13). Masks
+    that do not pass check_masks (registration checks them) refuse the picture rather than show it."""
+    with ctx.db.session() as s:
+        raw = s.scalar(select(Camera.image_masks).where(Camera.name == camera))
+    try:
+        return check_masks(raw or [])
+    except (CustosError, TypeError, ValueError) as e:
+        raise CustosError(
+            Kind.FAILED_PRECONDITION,
+            f"the image masks registered for {camera} are not valid ({e}): no picture of it is shown until they "
+            "are registered again",
+        ) from e
 
 
 @router.get("/cameras/{camera}/clip.mp4", response_class=Response, responses={200: {"content": {"video/mp4": {}}}})
@@ -103,10 +126,11 @@ def thumbnail(
     )
     grant = ctx.gate.open(token_of(request), req)
     try:
+        masks = _image_masks(ctx, camera)
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buf:
             grant.clip(camera, buf)
             buf.seek(0)
-            jpeg = thumbnail_jpeg(buf, width)  # type: ignore[arg-type]
+            jpeg = thumbnail_jpeg(buf, width, masks)  # type: ignore[arg-type]
     except BaseException:
         grant.finish("failed", wait=False)
         raise
@@ -147,6 +171,7 @@ def thumbnail_strip(
     grant = ctx.gate.open(token_of(request), req)
     try:
         assert req.start_utc is not None and req.end_utc is not None
+        masks = _image_masks(ctx, camera)
         step = (req.end_utc - req.start_utc) / count
         pictures: list[np.ndarray | None] = []
         for i in range(count):
@@ -164,7 +189,7 @@ def thumbnail_strip(
                     pictures.append(None)
                     continue
                 buf.seek(0)
-                pictures.append(first_picture(buf, height))  # type: ignore[arg-type]
+                pictures.append(first_picture(buf, height, masks))  # type: ignore[arg-type]
         jpeg, tile_width = sprite_jpeg(pictures, height)
     except BaseException:
         grant.finish("failed", wait=False)

@@ -64,9 +64,15 @@ def is_footage(body: bytes) -> bool:
 
 
 def modes(operation: Any) -> list[GenerationMode]:
-    """Valid input, and invalid input too where the operation takes any (else there is nothing to break)."""
+    """Valid input, and invalid input too where the operation takes any that can be invalid (else there is
+    nothing to break: a path segment that is any string, such as a camera's name, has no invalid value)."""
     raw = operation.definition.raw
-    takes_input = bool(raw.get("parameters") or raw.get("requestBody"))
+
+    def breakable(p: dict[str, Any]) -> bool:
+        schema = {k: v for k, v in p.get("schema", {}).items() if k != "title"}
+        return not (p.get("in") == "path" and schema == {"type": "string"})
+
+    takes_input = bool(raw.get("requestBody") or any(breakable(p) for p in raw.get("parameters", [])))
     return [GenerationMode.POSITIVE, GenerationMode.NEGATIVE] if takes_input else [GenerationMode.POSITIVE]
 
 

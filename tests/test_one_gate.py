@@ -78,6 +78,7 @@ def values(dep: Deployment) -> dict[str, str]:
         "document_id": "1",
         "reason": "route enumeration",
         "hold_id": "1",
+        "event_id": "1",
         "segment_id": "1",
         "seq": "0",
         "first": "1",
@@ -276,6 +277,7 @@ READERS_ALLOWED = {
     "verify/footage.py",
     "ingest/recovery.py",
     "registry/documents.py",  # uploaded documents (approvals, consents) under documents/, never footage
+    "health/monitor.py",  # reads back the reference views it took (references/), for its own checks; serves nothing
 }
 FOOTAGE_FUNCTIONS = {"assemble_clip", "write_clip"}
 

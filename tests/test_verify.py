@@ -29,8 +29,9 @@ from sqlalchemy import select, text, update
 
 from custos.auth.sessions import authenticate
 from custos.catalog.db import Database
-from custos.catalog.models import AccessRecord, Hold, LedgerEntry, LedgerHead, Segment, TreeHead
+from custos.catalog.models import AccessRecord, Event, Hold, LedgerEntry, LedgerHead, Segment, TreeHead
 from custos.config import load_settings
+from custos.events.records import end_event, open_event
 from custos.gate import AccessRequest, Mode
 from custos.ingest.naming import SegmentName
 from custos.ingest.recovery import recover
@@ -50,6 +51,13 @@ KEYS = {
     "segment": POLICY.keys_for("footage.no_deletion"),
     "access": POLICY.keys_for("access.register"),
     "hold": POLICY.keys_for("retention.keep"),
+    "event": tuple(
+        dict.fromkeys(
+            POLICY.keys_for("health.report")
+            + POLICY.keys_for("security.integrity")
+            + POLICY.keys_for("footage.no_deletion")
+        )
+    ),
     # The ledger keeps the proof that nothing was deleted or altered: its findings cite both.
     "ledger": tuple(dict.fromkeys(POLICY.keys_for("security.integrity") + POLICY.keys_for("footage.no_deletion"))),
     "treehead": tuple(dict.fromkeys(POLICY.keys_for("security.integrity") + POLICY.keys_for("footage.no_deletion"))),
@@ -59,6 +67,7 @@ AT_LEAST = {
     "segment": {"CN-15", "HB-18.4"},
     "access": {"CN-16", "HB-17.3"},
     "hold": {"CN-17", "HB-17.6"},
+    "event": {"HB-17.4", "CN-15"},
     "ledger": {"CN-15", "HB-18.4"},
     "treehead": {"CN-15", "HB-18.4"},
     "witness": {"CN-15", "HB-18.4"},
@@ -145,6 +154,8 @@ def populate(dep: Deployment) -> None:
             reason="fight reported at the school gate",
             case_ref="JH-2026-0412",
         )
+        covered = open_event(s, "cam01", "occluded", source="health", at=dep.start_utc, detail={"why": "covered"})
+        end_event(s, covered, at=dep.end_utc, detail={"why": "uncovered"})
     assert dep.ctx.publisher.publish() is not None
 
 
@@ -253,12 +264,12 @@ def test_a_clean_deployment_verifies_with_no_findings(site: Site) -> None:
     with site.dep.db.session() as s:
         n_segments = len(s.scalars(select(Segment.id)).all())
         kinds = set(s.scalars(select(LedgerEntry.kind)))
-    assert {"segment", "access", "access.outcome", "hold"} <= kinds
+    assert {"segment", "access", "access.outcome", "hold", "event", "event.ended"} <= kinds
     assert r.report["segments_hashed"] == n_segments == len(files) > 0
     assert r.report["bytes_hashed"] == sum(p.stat().st_size for p in files)
     assert r.report["entries_replayed"] == ledger_size(site)
     assert r.report["tree_heads_checked"] == 2 and r.report["witness_heads"] == 1  # one in the catalog, one witnessed
-    assert r.report["rows_checked"] == n_segments + 2  # and the access record and the hold
+    assert r.report["rows_checked"] == n_segments + 3  # and the access record, the hold and the event
     if site.backend == "sqlite":
         human = run_verify(site, as_json=False)
         assert human.exit_code == 0 and "no findings" in human.report["text"]
@@ -352,6 +363,23 @@ def test_an_edited_hold_is_found(site: Site) -> None:
     r = run_verify(site)
     assert_found(r, "hold.row_edited")
     assert "case_ref" in r.message("hold.row_edited") and "reason" in r.message("hold.row_edited")
+
+
+def test_a_deleted_event_is_found(site: Site) -> None:
+    """ "The camera was covered" must stay said (HB-17.4, CN-23)."""
+    with site.dep.db.session() as s:
+        seq = s.scalars(select(Event.seq)).one()
+    site.sql("DELETE FROM event")
+    r = run_verify(site)
+    assert_found(r, "event.row_deleted")
+    assert r.subjects("event.row_deleted") == [f"ledger entry {seq}"] and "occluded" in r.message("event.row_deleted")
+
+
+def test_an_event_whose_end_or_kind_was_edited_is_found(sqlite_site: Site) -> None:
+    sqlite_site.sql("UPDATE event SET end_utc = NULL, end_seq = NULL, kind = 'motion'")
+    r = run_verify(sqlite_site)
+    assert_found(r, "event.row_edited")
+    assert "event_kind" in r.message("event.row_edited") and "its end" in r.message("event.row_edited")
 
 
 # 8-9. the ledger ------------------------------------------------------------------------------------------

@@ -102,6 +102,12 @@ class Camera(Base):
         doc="Polygons in the picture, [[x, y], ...] as fractions of width and height, blacked out in redacted "
         "exports (CN-22, BJ-6).",
     )
+    health: Mapped[dict[str, Any]] = mapped_column(
+        JSON,
+        default=dict,
+        server_default="{}",
+        doc="The camera's own health thresholds over the defaults (custos.health.analysis.Thresholds fields).",
+    )
     in_use_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, doc="Went into use (HB-11).")
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     registration: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -181,6 +187,59 @@ class Outage(Base):
         CheckConstraint("end_utc IS NULL OR end_utc >= start_utc", name="outage_ends_after_start"),
         Index("outage_camera_start", "camera_id", "start_utc"),
     )
+
+
+FAULT_EVENT_KINDS = ("signal_loss", "frozen", "dark", "overexposed", "occluded", "blurred", "displaced")
+EVENT_KINDS = (*FAULT_EVENT_KINDS, "motion", "operator")
+EVENT_SOURCES = ("health", "operator")
+
+
+class Event(Base):
+    """Something that happened to or in front of a camera: a health or tamper fault (HB-17.4, BJ-12.3,
+    HB-18.1, CN-23), motion, or an operator's report (HB-17.5, BJ-13.1). Its start and its end are each
+    entered in the ledger (`seq`, `end_seq`); an open event has no end yet."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    start_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_utc: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, doc="Why: the measures against thresholds.")
+    end_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, doc="Why it ended.")
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True, doc="The operator's.")
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("hold.id"), nullable=True, doc="The hold it placed.")
+    seq: Mapped[int] = mapped_column(BigInteger, doc="Ledger entry of its start.")
+    end_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, doc="Ledger entry of its end.")
+
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in EVENT_KINDS) + ")", name="event_kind_known"),
+        CheckConstraint("source IN (" + ", ".join(f"'{k}'" for k in EVENT_SOURCES) + ")", name="event_source_known"),
+        CheckConstraint("end_utc IS NULL OR end_utc >= start_utc", name="event_ends_after_start"),
+        Index("event_camera_start", "camera_id", "start_utc"),
+        Index("event_open", "camera_id", "end_utc"),
+    )
+
+
+class ReferenceView(Base):
+    """A camera's reference view, taken from its first clear keyframe after each registration (HB-18.1,
+    BJ-12.4): the picture displacement is judged against. The image is a lossless grey PNG in storage,
+    its hash entered in the ledger, so that a swapped reference is found."""
+
+    __tablename__ = "reference_view"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id"))
+    registration: Mapped[int] = mapped_column(Integer, doc="The camera's registration it belongs to.")
+    taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    storage_key: Mapped[str] = mapped_column(String(512), unique=True)
+    picture_key: Mapped[str] = mapped_column(String(512), doc="A JPEG of the full picture, for side by side.")
+    sha256: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("reference_camera", "camera_id", "registration"),)
 
 
 ROLES = (
@@ -564,6 +623,9 @@ class Report(Base):
     end_utc: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     description: Mapped[str] = mapped_column(Text)
     outages: Mapped[list[Any]] = mapped_column(JSON, default=list, doc="Outage ids it reports.")
+    events: Mapped[list[Any]] = mapped_column(
+        JSON, default=list, server_default="[]", doc="Fault event ids it reports (HB-17.4)."
+    )
     holds: Mapped[list[Any]] = mapped_column(JSON, default=list, doc="Hold ids it placed.")
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     submitted_by: Mapped[int] = mapped_column(ForeignKey("person.id"))

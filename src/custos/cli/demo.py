@@ -66,7 +66,9 @@ def run_demo(
     )
     logins = _accounts(ctx)
     bitrate = 4000 if width * height >= 1920 * 1080 else 2000
-    specs = sim_cameras(cameras, width=width, height=height, bitrate_kbps=bitrate)
+    # A synthetic camera replays a clip; 14 s, against health checks every 10-12 s, never shows the same
+    # keyframe twice in a row, which the frozen-picture check would rightly call frozen.
+    specs = sim_cameras(cameras, width=width, height=height, bitrate_kbps=bitrate, loop_s=14)
     with console.status(f"preparing {cameras} synthetic camera(s) ({width}x{height}; encoded once, then cached)…"):
         sim = SimCameras(specs).start()
     try:

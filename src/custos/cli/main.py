@@ -166,6 +166,7 @@ def record(
     camera: Annotated[list[str] | None, typer.Option(help="Record only these cameras.")] = None,
 ) -> None:
     """Record every enabled camera until stopped (SIGINT or SIGTERM closes segments cleanly)."""
+    from custos.health.service import start_health
     from custos.ingest.recorder import Recorder
     from custos.ledger.config_record import record_configuration
     from custos.ledger.publish import Publisher
@@ -186,11 +187,14 @@ def record(
     except CustosError as exc:
         raise fail(exc) from None
     rec.start()
+    health = start_health(ctx.settings, ctx.db, ctx.storage, ctx.policy, rec)
     publisher.start()
     console.print(f"recording {len(rec.cams)} camera(s) into {ctx.settings.footage_root}", highlight=False)
     try:
         _wait_for_signal()
     finally:
+        if health is not None:
+            health.stop()
         rec.stop()
         publisher.stop()
     console.print("stopped; every open segment was closed and indexed")

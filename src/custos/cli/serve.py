@@ -12,6 +12,7 @@ import uvicorn
 from rich.console import Console
 
 from custos.context import Context
+from custos.health.service import start_health
 from custos.ingest.recorder import Recorder
 from custos.ledger.config_record import record_configuration
 from custos.ledger.publish import Publisher
@@ -66,6 +67,7 @@ def run(ctx: Context, console: Console, *, banner: str = "") -> None:
     ctx.publisher = ctx.publisher or Publisher(ctx.db, ctx.settings)
     sweeper = Sweeper(ctx)
     recorder.start()
+    health = start_health(ctx.settings, ctx.db, ctx.storage, ctx.policy, recorder)
     ctx.publisher.start()
     sweeper.start()
     # What start-up allocated lives as long as the process: keep the collector off it, so its full
@@ -86,6 +88,8 @@ def run(ctx: Context, console: Console, *, banner: str = "") -> None:
         except KeyboardInterrupt:
             pass
     finally:
+        if health is not None:
+            health.stop()
         recorder.stop()
         sweeper.stop()
         ctx.gate.flush()  # the outcomes of the last accesses, before the last tree head

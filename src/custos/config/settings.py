@@ -113,6 +113,44 @@ class RegistrySettings(BaseModel):
     emergency_valid_hours: float = Field(24.0, gt=0, description="How long an approved emergency request stays valid.")
 
 
+class HealthSettings(BaseModel):
+    """Camera health and tamper checks (HB-17.4, BJ-12.3, HB-18.1, BJ-12.4, CN-23): how often, and what a
+    fault does. Per-camera thresholds are the camera's own (`custos.health.analysis.Thresholds`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Check every recorded camera's keyframes.")
+    interval_s: float = Field(
+        10.0, ge=0, le=3600, description="At most one keyframe per camera is checked this often (0: every keyframe)."
+    )
+    signal_loss_s: float = Field(
+        15.0, gt=0, description="No picture for this long raises signal loss (the recorder's outage follows)."
+    )
+    hold_before_s: int = Field(
+        300, ge=0, description="A tamper event's hold starts this long before it (where the packs put one)."
+    )
+    hold_after_s: int = Field(600, ge=0, description="... and ends this long after it began.")
+
+
+class MqttSettings(BaseModel):
+    """Events and camera status out to MQTT, with Home Assistant discovery (docs/ref/mqtt.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(False, description="Publish events and camera status to an MQTT broker.")
+    host: str = Field("127.0.0.1", description="The broker's address.")
+    port: int = Field(1883, ge=1, le=65535, description="The broker's port.")
+    username: str | None = Field(None, description="Broker account, if it asks for one.")
+    password: str | None = Field(None, description="Broker password.")
+    topic_prefix: str = Field(
+        "custos", pattern=r"^[A-Za-z0-9_\-/]+$", description="First level of every topic custos publishes."
+    )
+    discovery_prefix: str | None = Field(
+        "homeassistant", description="Home Assistant's discovery prefix; None: no discovery messages."
+    )
+    node_id: str = Field("custos", pattern=r"^[A-Za-z0-9_\-]+$", description="This deployment, in discovery ids.")
+
+
 class Settings(BaseSettings):
     """Everything a custos process needs to know, validated once at start."""
 
@@ -127,6 +165,8 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = LedgerSettings()
     policy: PolicySettings = PolicySettings()
     registry: RegistrySettings = RegistrySettings()
+    health: HealthSettings = HealthSettings()
+    mqtt: MqttSettings = MqttSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -26,7 +26,19 @@ from sqlalchemy import ARRAY, ColumnElement, Integer, String, and_, any_, bindpa
 from sqlalchemy.orm import Session
 
 from custos.auth.principal import Principal
-from custos.catalog.models import Camera, DutyShift, Filing, Inspection, Outage, Personnel, Report, Site, Unit
+from custos.catalog.models import (
+    FAULT_EVENT_KINDS,
+    Camera,
+    DutyShift,
+    Event,
+    Filing,
+    Inspection,
+    Outage,
+    Personnel,
+    Report,
+    Site,
+    Unit,
+)
 from custos.config.settings import RegistrySettings
 from custos.errors import CustosError
 from custos.findings.finding import Finding, Penalties, sort_key
@@ -288,6 +300,7 @@ class _Evaluation:
         self.unregistered(cams, facts)
         deadlines = self.filings(cams, facts)
         self.outages(outages)
+        self.faults(every_camera)
         self.staff()
         self.duties(cams)
         self.out.sort(key=sort_key)
@@ -463,6 +476,66 @@ class _Evaluation:
                 f"outage {oid} of camera {cname} {span} ({cause}) was not reported to the filing PSB within "
                 f"{hours:g} hours",
                 self.unit_keys(uid, keys),
+                "duties",
+            )
+
+    def faults(self, every_camera: dict[int, tuple[int | None, str]]) -> None:
+        """A camera moved from its registered view stands as a finding until it is registered again (HB-18.1,
+        BJ-12.4, CN-23); a health fault long enough to report, and not reported in time, is one too (HB-17.4)."""
+        move_keys = self.policy.keys_for("camera.no_unauthorised_move")
+        report_keys = self.policy.keys_for("health.report")
+        min_len = dt.timedelta(minutes=self.settings.outage_report_min_minutes)
+        within = dt.timedelta(hours=self.settings.outage_report_within_hours)
+        kinds = [k for k in FAULT_EVENT_KINDS if k != "signal_loss"]  # signal loss is reported as its outage
+        cols = (Event.id, Event.camera_id, Event.kind, Event.start_utc, Event.end_utc)
+        wanted = and_(Event.kind.in_(kinds), or_(Event.end_utc.is_(None), Event.start_utc < self.now - within))
+        if self.unit_ids is not None and len(every_camera) <= IN_LIST_MAX:
+            raw = (
+                self.q(select(*cols).where(self.among(Event.camera_id, list(every_camera)), wanted))
+                if every_camera
+                else []
+            )
+        else:
+            raw = self.q(
+                select(*cols).join(Camera, Camera.id == Event.camera_id).where(wanted, *self.limit(Camera.unit_id))
+            )
+        late = []
+        for eid, cid, kind, start, end in raw:
+            if cid not in every_camera:
+                continue
+            uid, cname = every_camera[cid]
+            if kind == "displaced" and end is None:
+                self.add(
+                    "camera.moved",
+                    "high",
+                    uid,
+                    f"camera {cname}",
+                    f"camera {cname} no longer sees its registered view since {start:%Y-%m-%d %H:%M}Z (event {eid}): "
+                    "it was moved or turned; put it back or register its new position (a new reference view is "
+                    "taken), and report the move to the filing PSB",
+                    move_keys + report_keys,
+                    "interference",
+                )
+            if start < self.now - within and (end or self.now) - start >= min_len:
+                late.append((eid, uid, cname, kind, start, end))
+        if not late or not report_keys:
+            return
+        reported: set[int] = set()
+        for ids in self.q(select(Report.events).where(*self.limit(Report.unit_id))).scalars():
+            reported.update(i for i in ids or () if isinstance(i, int))
+        hours = self.settings.outage_report_within_hours
+        for eid, uid, cname, kind, start, end in late:
+            if eid in reported:
+                continue
+            span = f"from {start:%Y-%m-%d %H:%M}Z " + (f"to {end:%Y-%m-%d %H:%M}Z" if end else "(still open)")
+            self.add(
+                "fault.unreported",
+                "high",
+                uid,
+                f"camera {cname}",
+                f"{kind.replace('_', ' ')} fault (event {eid}) of camera {cname} {span} was not reported to the "
+                f"filing PSB within {hours:g} hours",
+                self.unit_keys(uid, report_keys),
                 "duties",
             )
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from custos.auth.principal import Principal
 from custos.auth.sessions import authenticate
 from custos.catalog.db import Database
-from custos.catalog.models import AccessRecord, Camera, Segment
+from custos.catalog.models import AccessRecord, Camera, ReferenceView, Segment
 from custos.catalog.prepared import Prepared
 from custos.errors import CustosError, Kind
 from custos.gate.outcomes import Outcome, OutcomeWriter
@@ -148,6 +148,31 @@ class Grant:
         n = copy_segment(self.gate.storage, seg, out)
         self.bytes_served += n
         return n
+
+    def reference_picture(self, camera: str) -> tuple[bytes, ReferenceView]:
+        """The picture of `camera`'s reference view taken in the granted range (HB-18.1: what the camera was
+        registered to see); a picture of the scene is footage, so it passes the gate like a thumbnail."""
+        self._check(camera)
+        assert self.request.start_utc is not None and self.request.end_utc is not None
+        with self.gate.db.session() as s:
+            ref = s.scalar(
+                select(ReferenceView)
+                .join(Camera, Camera.id == ReferenceView.camera_id)
+                .where(
+                    Camera.name == camera,
+                    ReferenceView.taken_at >= self.request.start_utc,
+                    ReferenceView.taken_at < self.request.end_utc,
+                )
+                .order_by(ReferenceView.registration.desc(), ReferenceView.id.desc())
+                .limit(1)
+            )
+        if ref is None:
+            raise CustosError(
+                Kind.NOT_FOUND, f"camera {camera!r} has no reference view in access record {self.record_id}"
+            )
+        data = self.gate.storage.read(ref.picture_key)
+        self.bytes_served += len(data)
+        return data, ref
 
     def _check(self, camera: str) -> None:
         if self.finished is not None:

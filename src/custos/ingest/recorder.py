@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
@@ -22,6 +22,9 @@ from custos.ingest.flusher import Flusher
 from custos.ingest.live import LiveTap
 from custos.ingest.recovery import RecoveryReport, recover
 from custos.storage.base import Storage, WriterLock
+
+if TYPE_CHECKING:
+    from custos.health.monitor import HealthMonitor
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class Recorder:
         self.disk_alarm: str | None = None
         self.flusher: Flusher | None = None
         self._lock: WriterLock | None = None
+        self.health: HealthMonitor | None = None  # set by custos.health.service when checks run
 
     def prepare(self) -> RecoveryReport:
         """Recover what a crash left, then build one CameraRecorder per enabled camera in use: a camera only

@@ -132,6 +132,7 @@ SPECS: Final[Mapping[str, Spec]] = MappingProxyType(
         "sites.government_built": Spec(Stricter.UNION, "site categories whose systems government builds"),
         "sites.operator_built": Spec(Stricter.UNION, "site categories whose systems the operator builds"),
         "consent.near_classified_unit": Spec(Stricter.TRUE, "consent of a neighbouring classified unit required"),
+        "events.hold_kinds": Spec(Stricter.UNION, "kinds of event whose footage goes on hold"),
         **{
             f"penalty_yuan.{offence}.{party}": Spec(Stricter.SIDE_BY_SIDE, f"fine on {who} for {what}")
             for offence, what in OFFENCES.items()

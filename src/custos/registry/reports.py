@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from custos.auth.principal import Principal, Role
-from custos.catalog.models import Camera, Outage, Report, Unit
+from custos.catalog.models import FAULT_EVENT_KINDS, Camera, Event, Outage, Report, Unit
 from custos.errors import CustosError, Kind
 from custos.ledger import log
 from custos.policy import Policy
@@ -63,6 +63,25 @@ def _reported_ids(session: Session) -> set[int]:
     return {int(i) for ids in session.scalars(select(Report.outages).where(Report.kind == "outage")) for i in ids or ()}
 
 
+def _reported_events(session: Session) -> set[int]:
+    return {int(i) for ids in session.scalars(select(Report.events).where(Report.kind == "outage")) for i in ids or ()}
+
+
+REPORTED_FAULTS = tuple(k for k in FAULT_EVENT_KINDS if k != "signal_loss")  # signal loss: its outage is reported
+
+
+def unreported_faults(session: Session, unit_id: int) -> list[Event]:
+    """Health and tamper fault events of the unit's cameras that no report lists yet (HB-17.4), oldest first."""
+    reported = _reported_events(session)
+    rows = session.scalars(
+        select(Event)
+        .join(Camera, Camera.id == Event.camera_id)
+        .where(Camera.unit_id == unit_id, Event.kind.in_(REPORTED_FAULTS))
+        .order_by(Event.start_utc, Event.id)
+    ).all()
+    return [e for e in rows if e.id not in reported]
+
+
 def _length(o: Outage, now: dt.datetime) -> dt.timedelta:
     return (o.end_utc or now) - o.start_utc
 
@@ -92,6 +111,7 @@ def _file(
     end_utc: dt.datetime | None,
     description: str,
     outages: Sequence[int] = (),
+    events: Sequence[int] = (),
     keys: tuple[str, ...] = (),
 ) -> Report:
     """Write the report and its ledger entry; holds, if any, are added by the caller before `_enter`."""
@@ -112,6 +132,7 @@ def _file(
         end_utc=end_utc,
         description=description,
         outages=list(outages),
+        events=list(events),
         holds=[],
         submitted_at=dt.datetime.now(dt.UTC),
         submitted_by=by,
@@ -137,6 +158,7 @@ def _enter(session: Session, who: Principal | None, unit: Unit, report: Report, 
             "end_utc": report.end_utc,
             "description": report.description,
             "outages": list(report.outages),
+            "events": list(report.events or ()),
             "holds": list(report.holds),
             "by": actor_name(who),
         },
@@ -153,17 +175,25 @@ def report_outage(
     *,
     unit_id: int,
     outage_ids: Iterable[int] | None = None,
+    event_ids: Iterable[int] | None = None,
     description: str,
 ) -> Report:
-    """Report outages to the filing PSB (HB-17.4, BJ-12.3); by default every one not reported yet."""
+    """Report outages and health faults (a covered, dark or moved camera: events) to the filing PSB (HB-17.4,
+    BJ-12.3); by default every one not reported yet."""
     keys = policy.keys_for("health.report")
     unit = visible_unit(session, who, unit_id)
     require_reporter(who, unit, "report outages", keys)
     now = dt.datetime.now(dt.UTC)
-    if outage_ids is None:
+    events = _faults_named(session, unit, event_ids, keys) if event_ids is not None else []
+    if outage_ids is None and event_ids is None:
         outages = unreported_outages(session, unit.id, min_minutes=0, now=now)
-        if not outages:
-            raise CustosError(Kind.FAILED_PRECONDITION, f"{unit.name} has no unreported outages", keys=keys)
+        events = unreported_faults(session, unit.id)
+        if not outages and not events:
+            raise CustosError(Kind.FAILED_PRECONDITION, f"{unit.name} has no unreported outages or faults", keys=keys)
+    elif outage_ids is None:
+        outages = []
+        if not events:
+            raise CustosError(Kind.INVALID_ARGUMENT, "name at least one fault event to report", keys=keys)
     else:
         ids = sorted(set(outage_ids))
         if not ids:
@@ -178,21 +208,36 @@ def report_outage(
         if reported:
             raise CustosError(Kind.FAILED_PRECONDITION, f"outage {min(reported)} was reported already", keys=keys)
         outages = [found[i] for i in ids]
-    cameras = unit_cameras(session, unit, (o.camera_id for o in outages), keys)
-    still_open = any(o.end_utc is None for o in outages)
+    spans: list[Outage | Event] = [*outages, *events]
+    cameras = unit_cameras(session, unit, (o.camera_id for o in spans), keys)
+    still_open = any(o.end_utc is None for o in spans)
     report = _file(
         session,
         who,
         unit,
         kind="outage",
         cameras=cameras,
-        start_utc=min(o.start_utc for o in outages),
-        end_utc=None if still_open else max(o.end_utc for o in outages if o.end_utc is not None),
+        start_utc=min(o.start_utc for o in spans),
+        end_utc=None if still_open else max(o.end_utc for o in spans if o.end_utc is not None),
         description=description,
         outages=sorted(o.id for o in outages),
+        events=sorted(e.id for e in events),
         keys=keys,
     )
     return _enter(session, who, unit, report, cameras)
+
+
+def _faults_named(session: Session, unit: Unit, event_ids: Iterable[int], keys: tuple[str, ...]) -> list[Event]:
+    ids = sorted(set(event_ids))
+    rows = session.execute(
+        select(Event, Camera.unit_id).join(Camera, Camera.id == Event.camera_id).where(Event.id.in_(ids))
+    ).all()
+    found = {e.id: e for e, owner in rows if owner == unit.id and e.kind in REPORTED_FAULTS}
+    if missing := [i for i in ids if i not in found]:
+        raise CustosError(Kind.NOT_FOUND, f"no fault event {missing[0]} of {unit.name}", keys=keys)
+    if reported := _reported_events(session) & set(ids):
+        raise CustosError(Kind.FAILED_PRECONDITION, f"fault event {min(reported)} was reported already", keys=keys)
+    return [found[i] for i in ids]
 
 
 def report_stop(

@@ -21,7 +21,13 @@ from custos.ledger import log
 from custos.policy import Policy
 from custos.registry.scope import unit_scope
 
-PLACE = {Role.OPERATOR, Role.UNIT_ADMIN, Role.PSB_OFFICER, Role.AUTHORITY_OFFICER}
+PLACE = {
+    Role.OPERATOR,
+    Role.UNIT_ADMIN,
+    Role.PSB_OFFICER,
+    Role.AUTHORITY_OFFICER,
+    Role.SYSTEM,
+}  # system: the health monitor
 ANY_UNIT = {Role.PSB_OFFICER, Role.AUTHORITY_OFFICER}
 
 

@@ -14,7 +14,7 @@ from custos.config.settings import Settings
 from custos.ledger.publish import load_verifier
 from custos.policy import Policy
 from custos.storage.local import LocalStorage
-from custos.verify.catalog import check_access, check_holds, check_segments
+from custos.verify.catalog import check_access, check_events, check_holds, check_segments
 from custos.verify.footage import check_documents, check_footage
 from custos.verify.replay import check_heads, replay, signed_heads
 from custos.verify.report import Finding, Report
@@ -30,6 +30,7 @@ def verify(
     integrity = tuple(dict.fromkeys(policy.keys_for("security.integrity") + originals))
     register = policy.keys_for("access.register")
     holds = policy.keys_for("retention.keep")
+    events = tuple(dict.fromkeys(policy.keys_for("health.report") + integrity))
     verifier = load_verifier(settings, vkey)
     db = Database(settings.db_url)
     try:
@@ -44,6 +45,7 @@ def verify(
             check_segments(s, replayed, report, originals)
             check_access(s, replayed, report, register)
             check_holds(s, replayed, report, holds)
+            check_events(s, replayed, report, events)
             report.seconds["catalog"] = time.perf_counter() - t
         if footage:
             t = time.perf_counter()

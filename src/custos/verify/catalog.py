@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from custos.catalog.models import AccessRecord, Camera, Hold, Person, Segment
+from custos.catalog.models import AccessRecord, Camera, Event, Hold, Person, Segment
 from custos.catalog.records import segment_entry_fields
 from custos.ledger.log import canonical
 from custos.retention.holds import hold_fields
@@ -136,5 +136,41 @@ def check_holds(s: Session, r: Replayed, report: Report, keys: tuple[str, ...]) 
             "hold.row_deleted",
             f"ledger entry {seq}",
             f"the hold on {e.get('camera')} ({e.get('reason')}) was deleted from the catalog",
+            keys,
+        )
+
+
+def check_events(s: Session, r: Replayed, report: Report, keys: tuple[str, ...]) -> None:
+    """Every event row (a fault, a move, an operator's report) matches its ledger entries, and none was
+    removed or had its end taken back (HB-17.4, HB-18.1, CN-23: "the camera was covered" must stay said)."""
+    seen: set[int] = set()
+    for e, camera in s.execute(select(Event, Camera.name).join(Camera, Event.camera_id == Camera.id)):
+        report.rows_checked += 1
+        subject = f"event #{e.id} (ledger entry {e.seq})"
+        entry = r.events.get(e.seq)
+        if entry is None or e.seq in seen:
+            what = (
+                "a second row for one event the ledger recorded once" if entry else "an event the ledger never recorded"
+            )
+            report.add("event.unrecorded_row", subject, what, keys)
+            continue
+        seen.add(e.seq)
+        row = {"camera": camera, "event_kind": e.kind, "source": e.source, "start_utc": e.start_utc, "detail": e.detail}
+        changed = _diff(row, entry)
+        ended = r.event_ends.get(e.seq)
+        if ended is None and e.end_utc is not None:
+            changed.append("an end the ledger never recorded")
+        elif ended is not None and (e.end_utc is None or _diff({"end_utc": e.end_utc, "detail": e.end_detail}, ended)):
+            changed.append("its end")
+        if changed:
+            report.add(
+                "event.row_edited", subject, f"its row was edited: {', '.join(changed)} differ from the ledger", keys
+            )
+    for seq in sorted(r.events.keys() - seen):
+        e = r.events[seq]
+        report.add(
+            "event.row_deleted",
+            f"ledger entry {seq}",
+            f"the {e.get('event_kind')} event of camera {e.get('camera')} at {e.get('start_utc')} was deleted from the catalog",
             keys,
         )

@@ -39,6 +39,8 @@ class Replayed:
     holds: dict[int, dict[str, Any]] = field(default_factory=dict)
     releases: dict[int, dict[str, Any]] = field(default_factory=dict)
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # by SHA-256
+    events: dict[int, dict[str, Any]] = field(default_factory=dict)
+    event_ends: dict[int, dict[str, Any]] = field(default_factory=dict)  # by the start's seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,10 @@ def _collect(out: Replayed, kind: str, seq: int, fields: dict[str, Any]) -> bool
                 out.releases[int(fields["hold_seq"])] = fields
             case "document":
                 out.documents[str(fields["sha256"])] = fields
+            case "event":
+                out.events[seq] = fields
+            case "event.ended":
+                out.event_ends[int(fields["event_seq"])] = fields
     except (KeyError, TypeError, ValueError):
         return False
     return True

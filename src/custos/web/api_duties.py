@@ -69,6 +69,7 @@ def _report(r: Report) -> dict[str, Any]:
         "end_utc": r.end_utc,
         "description": r.description,
         "outages": r.outages,
+        "events": r.events or [],
         "holds": r.holds,
         "submitted_at": r.submitted_at,
         "received_at": r.received_at,
@@ -292,7 +293,10 @@ def get_reports(
 
 class OutageReport(BaseModel):
     unit_id: Id
-    outage_ids: list[Id] | None = Field(None, description="Default: every outage not reported yet.")
+    outage_ids: list[Id] | None = Field(
+        None, description="Default (with event_ids left out too): every outage and fault not reported yet."
+    )
+    event_ids: list[Id] | None = Field(None, description="Fault events (a covered, dark or moved camera) to report.")
     description: str = Field(min_length=1)
 
 
@@ -300,7 +304,13 @@ class OutageReport(BaseModel):
 def post_outage_report(body: OutageReport, ctx: Ctx, who: Who) -> dict[str, Any]:
     with ctx.db.session() as s:
         r = reports.report_outage(
-            s, ctx.policy, who, unit_id=body.unit_id, outage_ids=body.outage_ids, description=body.description
+            s,
+            ctx.policy,
+            who,
+            unit_id=body.unit_id,
+            outage_ids=body.outage_ids,
+            event_ids=body.event_ids,
+            description=body.description,
         )
         return _report(r)
 

@@ -14,13 +14,14 @@ from sqlalchemy import func, select
 
 from custos.auth.principal import Principal
 from custos.catalog.db import Database
-from custos.catalog.models import Camera, Outage, Segment
+from custos.catalog.models import Camera, Event, Outage, Segment
 from custos.context import Context
 from custos.ingest.recorder import Recorder
 from custos.registry.scope import unit_scope
 from custos.web import (
     api_auth,
     api_duties,
+    api_events,
     api_exports,
     api_filings,
     api_findings,
@@ -62,6 +63,11 @@ def camera_overview(db: Database, recorder: Recorder | None, who: Principal | No
             row.camera_id: row.n
             for row in s.execute(select(Outage.camera_id, func.count().label("n")).group_by(Outage.camera_id))
         }
+        faults: dict[int, list[str]] = {}
+        for camera_id, kind in s.execute(
+            select(Event.camera_id, Event.kind).where(Event.end_utc.is_(None), Event.kind != "motion")
+        ):
+            faults.setdefault(camera_id, []).append(kind)
         q = select(Camera).where(unit_scope(who, Camera.unit_id)).order_by(Camera.name)
         for cam in s.scalars(q):
             a = agg.get(cam.id)
@@ -81,6 +87,9 @@ def camera_overview(db: Database, recorder: Recorder | None, who: Principal | No
                     "outages": outages.get(cam.id, 0),
                     "status": cam.status,
                     "registration": cam.registration,
+                    # health and tamper faults going on (HB-17.4, CN-23): "faulty" while any is open
+                    "faults": sorted(faults.get(cam.id, [])),
+                    "health": "faulty" if faults.get(cam.id) else "ok",
                 }
             )
     return out
@@ -101,6 +110,7 @@ def create_app(ctx: Context, recorder: Recorder | None = None) -> FastAPI:
     app.include_router(api_duties.router)
     app.include_router(api_findings.router)
     app.include_router(api_exports.router)
+    app.include_router(api_events.router)
 
     @app.get("/api/v1/health")
     def health() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """A camera's timeline for playback: what was recorded (contiguous spans merged from segments), what was
-not (outages with their causes), what is kept longer (holds), and what was reported (incident and stop
-reports). Metadata only: no footage passes here, so no access record is written; the pictures come through
+not (outages with their causes), what is kept longer (holds), what was reported (incident and stop
+reports) and what happened (health and tamper faults, motion, operators' events). Metadata only: no footage passes here, so no access record is written; the pictures come through
 the gate (clip.mp4, thumbnail.jpg)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from custos.auth.principal import Principal
-from custos.catalog.models import Camera, Hold, Outage, Report, Segment
+from custos.catalog.models import Camera, Event, Hold, Outage, Report, Segment
 from custos.errors import CustosError, Kind
 from custos.registry.scope import unit_scope
 
@@ -26,6 +26,7 @@ def _iso(t: dt.datetime | None) -> str | None:
 
 
 MAX_SEGMENTS = 2000
+MAX_EVENTS = 5000
 
 
 def _camera(s: Session, who: Principal | None, camera: str) -> Camera:
@@ -110,6 +111,12 @@ def timeline(s: Session, who: Principal | None, camera: str, start: dt.datetime,
         )
         if cam.id in (r.cameras or []) and (r.end_utc is None or r.end_utc > start)
     ]
+    happened = s.execute(
+        select(Event.id, Event.kind, Event.source, Event.start_utc, Event.end_utc, Event.detail)
+        .where(Event.camera_id == cam.id, Event.start_utc < end, or_(Event.end_utc.is_(None), Event.end_utc > start))
+        .order_by(Event.start_utc)
+        .limit(MAX_EVENTS)
+    ).all()
     return {
         "camera": cam.name,
         "start": _iso(start),
@@ -133,5 +140,16 @@ def timeline(s: Session, who: Principal | None, camera: str, start: dt.datetime,
         "events": [
             {"report": r.id, "kind": r.kind, "start": _iso(r.start_utc), "end": _iso(r.end_utc), "text": r.description}
             for r in reports
+        ]
+        + [
+            {
+                "event": e.id,
+                "kind": e.kind,
+                "source": e.source,
+                "start": _iso(e.start_utc),
+                "end": _iso(e.end_utc),
+                "text": (e.detail or {}).get("why") or (e.detail or {}).get("text") or "",
+            }
+            for e in happened
         ],
     }

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from mqtt_sub import HOST, PORT, Subscriber, subscribed, unique_prefix
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from custos.catalog.db import Database
 from custos.catalog.models import Camera, Event, Hold, LedgerEntry, ReferenceView
@@ -226,3 +226,27 @@ def test_a_moved_camera_is_a_finding_until_it_is_registered_again(live: Live) ->
 
 def moved_unit(s: Any) -> int:
     return int(s.scalar(select(Camera.unit_id).where(Camera.name == "cam01")))
+
+
+def test_verify_finds_a_swapped_reference_view_and_a_deleted_event(live: Live) -> None:
+    """An inspector proves the health record whole: reference views and events against the ledger."""
+    from custos.verify import verify
+
+    dep = live.dep
+    assert dep.ctx.publisher is not None and dep.ctx.publisher.publish() is not None
+
+    def ours() -> list[str]:
+        report = verify(dep.settings, dep.ctx.policy, footage=True)
+        return sorted(f.code for f in report.findings if f.code.startswith(("reference.", "event.", "segment.extra")))
+
+    assert ours() == []
+    with dep.db.session() as s:
+        ref = s.scalars(select(ReferenceView).order_by(ReferenceView.id)).first()
+        assert ref is not None
+        key = ref.picture_key
+    path = dep.ctx.storage.root / "objects" / key
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
+    with dep.db.session() as s:
+        s.execute(delete(Event).where(Event.kind == "dark"))
+    assert ours() == ["event.row_deleted", "reference.altered"]

@@ -85,3 +85,22 @@ def test_faults_follow_a_schedule_and_bad_ones_are_refused(sim: SimCameras) -> N
     assert dark, "the scheduled black picture came"
     assert any(m > 60 for t, m in means if t < min(dark)) and any(m > 60 for t, m in means if t > max(dark))
     assert 1.0 < max(dark) - min(dark) < 3.0  # about the two seconds scheduled
+
+
+def test_a_stream_cut_follows_a_schedule_on_any_camera() -> None:
+    """A replayed H.264 camera that loses power from 0.5 s to 4 s after the simulator starts: no stream while it
+    is cut (DESCRIBE answers 404), the stream again after."""
+    with pytest.raises(CustosError, match="clock camera"):
+        CameraSpec("x", codec="h264", faults=((1, 2, "cover"),))
+    spec = CameraSpec(
+        "loop", codec="h264", width=320, height=240, bitrate_kbps=300, gop_s=1, loop_s=4, faults=((0.5, 4.0, "cut"),)
+    )
+    assert CameraSpec.from_json(spec.to_json()) == spec
+    with SimCameras([spec]) as s:
+        t0 = time.monotonic()
+        time.sleep(1.0)
+        with pytest.raises(av.error.HTTPNotFoundError):
+            av.open(s.url("loop"), options={"rtsp_transport": "tcp"})
+        assert time.monotonic() - t0 < 3.5, "the check ran inside the scheduled cut"
+        time.sleep(max(0.0, 4.5 - (time.monotonic() - t0)))
+        assert len(list(frames(s.url("loop"), 5))) == 5

@@ -36,6 +36,7 @@ from custos.catalog.db import Database
 from custos.catalog.models import Camera, Event, ReferenceView
 from custos.config import Settings
 from custos.events.records import end_event, event_payload, open_event
+from custos.health import REFERENCES
 from custos.health.analysis import FAULT_KINDS, Reference, Thresholds, analysis_mask, look, prepare
 from custos.health.holds import hold_for
 from custos.health.keyframes import KeyframeDecoder
@@ -367,20 +368,29 @@ class HealthMonitor:
         ref = Reference.of(small)
         png = ref.to_png()
         digest = hashlib.sha256(png).hexdigest()
-        base = f"references/{cam.name}/{cam.registration:04d}-{digest[:16]}"
+        base = f"{REFERENCES}{cam.name}/{cam.registration:04d}-{digest[:16]}"
         h, w = luma.shape
         pic = cv2.resize(np.ascontiguousarray(luma), (PICTURE_WIDTH, max(2, h * PICTURE_WIDTH // w)))
         ok, jpeg = cv2.imencode(".jpg", black_out(pic, cam.masks), [cv2.IMWRITE_JPEG_QUALITY, 80])
         if not ok:
             return
+        picture = jpeg.tobytes()
         self.storage.put(f"{base}.png", png)  # durable before the row that names it commits
-        self.storage.put(f"{base}.jpg", jpeg.tobytes())
+        self.storage.put(f"{base}.jpg", picture)
         with self.db.session() as s:
             camera_id = s.scalar(select(Camera.id).where(Camera.name == cam.name))
             entry = ledger.append(
                 s,
                 "reference_view",
-                {"camera": cam.name, "registration": cam.registration, "sha256": digest, "taken_at": at},
+                {
+                    "camera": cam.name,
+                    "registration": cam.registration,
+                    "storage_key": f"{base}.png",
+                    "sha256": digest,
+                    "picture_key": f"{base}.jpg",
+                    "picture_sha256": hashlib.sha256(picture).hexdigest(),
+                    "taken_at": at,
+                },
                 at=at,
             )
             s.add(

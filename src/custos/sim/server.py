@@ -62,6 +62,16 @@ class _Camera:
         self.counter = CameraCounter()
 
 
+def _once(command: Callable[[str], dict[str, Any]], name: str) -> Callable[[], bool]:
+    """A GLib timeout callback that runs `command(name)` once."""
+
+    def run() -> bool:
+        command(name)
+        return False
+
+    return run
+
+
 class SimServer:
     """The GstRtspServer with one mount per camera and the commands that break cameras on purpose."""
 
@@ -102,7 +112,18 @@ class SimServer:
         # so their pipelines stop and their frames stop counting.
         pool = self._server.get_session_pool()
         GLib.timeout_add_seconds(SESSION_CLEANUP_S, lambda: pool.cleanup() >= 0)
+        self._schedule_stream_faults()
         return int(self._server.get_bound_port())
+
+    def _schedule_stream_faults(self) -> None:
+        """Cut or freeze a camera from `from_s` to `to_s` after the simulator starts (CameraSpec.faults)."""
+        actions = {"cut": (self.cut, self.restart), "freeze": (self.freeze, self.thaw)}
+        for name, camera in self._cameras.items():
+            for a, b, kind in camera.spec.faults:
+                if kind in actions:
+                    begin, end = actions[kind]
+                    GLib.timeout_add(round(a * 1000), _once(begin, name))
+                    GLib.timeout_add(round(b * 1000), _once(end, name))
 
     # Commands ------------------------------------------------------------------------------------
 

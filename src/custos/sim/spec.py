@@ -17,7 +17,8 @@ CODECS = ("h264", "h265", "mjpeg", "audio", "clock")
 
 PREENCODED_CODECS = ("h264", "h265")
 CLOCK_MIN_WIDTH = 512  # custos.sim.clock: 32 blocks of 16 pixels
-FAULTS = ("black", "overexposed", "cover", "blur", "shift", "still")
+FAULTS = ("black", "overexposed", "cover", "blur", "shift", "still")  # picture faults: clock cameras only
+STREAM_FAULTS = ("cut", "freeze")  # the stream itself: any camera (cut: power lost; freeze: hung, no frames)
 """What a clock camera can be made to show (issue 7's health checks): no light, blinding light, the lens covered
 or sprayed over most of the picture, out of focus, turned away (the scene moved), a frozen picture."""
 
@@ -41,22 +42,25 @@ class CameraSpec:
     gop_s: int = 2
     loop_s: int = 10
     faults: tuple[tuple[float, float, str], ...] = ()
-    """Picture faults on a schedule, (from_s, to_s, kind) after the stream starts: clock cameras only."""
+    """Faults on a schedule, (from_s, to_s, kind): picture faults (FAULTS, clock cameras only) counted from
+    when the stream starts; stream faults (STREAM_FAULTS, any camera) from when the simulator starts."""
 
     def scheduled_fault(self, t_s: float) -> str | None:
-        return next((kind for a, b, kind in self.faults if a <= t_s < b), None)
+        return next((kind for a, b, kind in self.faults if a <= t_s < b and kind in FAULTS), None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faults", tuple((float(a), float(b), str(k)) for a, b, k in self.faults))
         for a, b, kind in self.faults:
-            if self.codec != "clock":
-                raise CustosError(
-                    Kind.INVALID_ARGUMENT, f"camera {self.name}: scheduled faults need a clock camera (drawn live)"
-                )
-            if kind not in FAULTS or not 0 <= a < b:
+            if kind not in FAULTS + STREAM_FAULTS or not 0 <= a < b:
                 raise CustosError(
                     Kind.INVALID_ARGUMENT,
-                    f"camera {self.name}: fault ({a}, {b}, {kind!r}): give 0 <= from < to and one of {', '.join(FAULTS)}",
+                    f"camera {self.name}: fault ({a}, {b}, {kind!r}): give 0 <= from < to and one of "
+                    f"{', '.join(FAULTS + STREAM_FAULTS)}",
+                )
+            if kind in FAULTS and self.codec != "clock":
+                raise CustosError(
+                    Kind.INVALID_ARGUMENT,
+                    f"camera {self.name}: scheduled picture fault {kind!r} needs a clock camera (drawn live)",
                 )
         if not _NAME.match(self.name):
             raise CustosError(

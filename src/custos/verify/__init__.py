@@ -15,7 +15,7 @@ from custos.ledger.publish import load_verifier
 from custos.policy import Policy
 from custos.storage.local import LocalStorage
 from custos.verify.catalog import check_access, check_events, check_holds, check_segments
-from custos.verify.footage import check_documents, check_footage
+from custos.verify.footage import check_documents, check_footage, check_references
 from custos.verify.replay import check_heads, replay, signed_heads
 from custos.verify.report import Finding, Report
 
@@ -31,6 +31,7 @@ def verify(
     register = policy.keys_for("access.register")
     holds = policy.keys_for("retention.keep")
     events = tuple(dict.fromkeys(policy.keys_for("health.report") + integrity))
+    moves = tuple(dict.fromkeys(policy.keys_for("camera.no_unauthorised_move") + integrity))
     verifier = load_verifier(settings, vkey)
     db = Database(settings.db_url)
     try:
@@ -58,6 +59,7 @@ def verify(
                 threads=threads,
             )
             check_documents(LocalStorage(settings.footage_root), replayed.documents, report, integrity)
+            check_references(LocalStorage(settings.footage_root), replayed.references, report, moves)
             report.seconds["footage"] = time.perf_counter() - t
     finally:
         db.dispose()

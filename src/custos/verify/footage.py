@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from custos.health import REFERENCES
 from custos.registry.documents import PREFIX as DOCUMENTS
 from custos.registry.documents import document_key
 from custos.storage.base import Storage
@@ -40,7 +41,7 @@ def check_footage(
     *,
     threads: int = 2,
 ) -> None:
-    present = {info.key for info in storage.list() if not info.key.startswith(DOCUMENTS)}
+    present = {info.key for info in storage.list() if not info.key.startswith((DOCUMENTS, REFERENCES))}
     for key in sorted(present - ledgered.keys()):
         report.add(
             "segment.extra",
@@ -87,3 +88,15 @@ def check_documents(
         digest, size = sha256_of(storage, key)
         if digest != fields["sha256"] or size != fields.get("size_bytes"):
             report.add("document.altered", key, f"{fields.get('filename')!r} changed since it was uploaded", keys)
+
+
+def check_references(storage: Storage, references: dict[str, str], report: Report, keys: tuple[str, ...]) -> None:
+    """Reference views against their ledger entries: a swapped reference would hide a moved camera (HB-18.1)."""
+    present = {info.key for info in storage.list(REFERENCES)}
+    for key in sorted(present - references.keys()):
+        report.add("reference.extra", key, "a reference view in storage that the ledger never recorded", keys)
+    for key, want in sorted(references.items()):
+        if key not in present:
+            report.add("reference.missing", key, "the ledger records this reference view but its file is gone", keys)
+        elif sha256_of(storage, key)[0] != want:
+            report.add("reference.altered", key, "the reference view changed since it was taken", keys)

@@ -41,6 +41,7 @@ class Replayed:
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # by SHA-256
     events: dict[int, dict[str, Any]] = field(default_factory=dict)
     event_ends: dict[int, dict[str, Any]] = field(default_factory=dict)  # by the start's seq
+    references: dict[str, str] = field(default_factory=dict)  # reference view objects: storage key -> SHA-256
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +175,9 @@ def _collect(out: Replayed, kind: str, seq: int, fields: dict[str, Any]) -> bool
                 out.events[seq] = fields
             case "event.ended":
                 out.event_ends[int(fields["event_seq"])] = fields
+            case "reference_view":
+                out.references[str(fields["storage_key"])] = str(fields["sha256"])
+                out.references[str(fields["picture_key"])] = str(fields["picture_sha256"])
     except (KeyError, TypeError, ValueError):
         return False
     return True

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from custos.catalog.db import Database
 from custos.catalog.models import LedgerEntry
@@ -104,3 +105,21 @@ def test_an_unreported_fault_is_a_finding_until_reported(dep: Deployment) -> Non
     assert again.status_code == 409 and "reported already" in again.json()["detail"]
     with dep.db.session() as s:
         assert not [f for f in evaluate(s, dep.ctx.policy, dep.settings.registry, now) if f.code == "fault.unreported"]
+
+
+def test_a_cameras_own_thresholds_are_checked_ledgered_and_shown(dep: Deployment) -> None:
+    client = TestClient(create_app(dep.ctx))
+    url = "/api/v1/cameras/cam01/health"
+    r = client.put(url, json={"thresholds": {"darkness": 10}}, headers=auth(dep, "admin"))
+    assert r.status_code == 400 and "unknown health threshold 'darkness'" in r.json()["detail"]
+    r = client.put(url, json={"thresholds": {"raise_after": 0.5}}, headers=auth(dep, "admin"))
+    assert r.status_code == 400 and "raise_after" in r.json()["detail"]
+    r = client.put(url, json={"thresholds": {"raise_after": 6}}, headers=auth(dep, "op"))
+    assert r.status_code == 403 and "HB-17.4" in r.json()["keys"]
+    r = client.put(url, json={"thresholds": {"raise_after": 6, "dark_raise": 40.0}}, headers=auth(dep, "admin"))
+    assert r.is_success, r.text
+    assert r.json()["thresholds"] == {"raise_after": 6} and r.json()["effective"]["dark_raise"] == 40.0
+    assert client.get(url, headers=auth(dep, "op")).json()["thresholds"] == {"raise_after": 6}
+    with dep.db.session() as s:
+        [entry] = s.scalars(select(LedgerEntry).where(LedgerEntry.kind == "camera.health"))
+        assert json.loads(entry.data)["thresholds"] == {"raise_after": 6} and json.loads(entry.data)["by"] == "admin"

@@ -207,6 +207,9 @@ def reference_picture(
     request: Request,
     ctx: Ctx,
     purpose: Annotated[str, Query(description="Why the picture is seen (HB-17.3, BJ-13.2, CN-16).")] = "",
+    request_id: Annotated[
+        Id | None, Query(description="The approved request an authority's access falls under.")
+    ] = None,
 ) -> Response:
     """The camera's reference view (its picture at registration), to set beside its picture now when it is
     reported displaced (HB-18.1, BJ-12.4). One access through the gate, over the camera's whole history."""
@@ -225,6 +228,7 @@ def reference_picture(
         purpose=purpose,
         start_utc=at,
         end_utc=at + dt.timedelta(seconds=1),
+        request_id=request_id,
         client_address=client_address(request),
     )
     grant = ctx.gate.open(token_of(request), req)

@@ -19,11 +19,11 @@ from custos.auth.principal import Role
 from custos.catalog.models import EVENT_KINDS, Camera, Event, ReferenceView
 from custos.errors import CustosError, Kind
 from custos.events.records import end_event, event_payload, open_event
-from custos.gate import AccessRequest, Mode
 from custos.health.analysis import Thresholds
 from custos.ledger import log as ledger
 from custos.registry.scope import unit_scope
-from custos.web.deps import Ctx, Id, Who, aware, client_address, token_of
+from custos.web.api_footage import still_request
+from custos.web.deps import Ctx, Id, Who, aware, token_of
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -221,16 +221,7 @@ def reference_picture(
             .order_by(ReferenceView.registration.desc(), ReferenceView.id.desc())
             .limit(1)
         )
-    at = taken or dt.datetime.now(dt.UTC)
-    req = AccessRequest(
-        mode=Mode.THUMBNAIL,
-        cameras=(camera,),
-        purpose=purpose,
-        start_utc=at,
-        end_utc=at + dt.timedelta(seconds=1),
-        request_id=request_id,
-        client_address=client_address(request),
-    )
+    req = still_request(request, camera, taken or dt.datetime.now(dt.UTC), purpose, request_id)
     grant = ctx.gate.open(token_of(request), req)
     try:
         jpeg, ref = grant.reference_picture(camera)

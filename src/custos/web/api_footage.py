@@ -101,6 +101,21 @@ def clip(
     return StreamingResponse(grant.stream(chunks), media_type="video/mp4", headers=headers)
 
 
+def still_request(
+    request: Request, camera: str, at: dt.datetime, purpose: str, request_id: int | None
+) -> AccessRequest:
+    """The access a still picture of CAMERA at AT is (a thumbnail, a reference view): mode `thumbnail`, one second."""
+    return AccessRequest(
+        mode=Mode.THUMBNAIL,
+        cameras=(camera,),
+        purpose=purpose,
+        start_utc=at,
+        end_utc=at + dt.timedelta(seconds=1),
+        request_id=request_id,
+        client_address=client_address(request),
+    )
+
+
 @router.get(
     "/cameras/{camera}/thumbnail.jpg", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}}
 )
@@ -114,17 +129,7 @@ def thumbnail(
     request_id: RequestId = None,
 ) -> Response:
     """A JPEG of the keyframe at or before AT: a picture of footage is footage, so it passes the gate."""
-    at_utc = aware(at, "at")
-    req = AccessRequest(
-        mode=Mode.THUMBNAIL,
-        cameras=(camera,),
-        purpose=purpose,
-        start_utc=at_utc,
-        end_utc=at_utc + dt.timedelta(seconds=1),
-        request_id=request_id,
-        client_address=client_address(request),
-    )
-    grant = ctx.gate.open(token_of(request), req)
+    grant = ctx.gate.open(token_of(request), still_request(request, camera, aware(at, "at"), purpose, request_id))
     try:
         masks = _image_masks(ctx, camera)
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buf:

@@ -23,20 +23,19 @@ def _annexb(nals: list[bytes]) -> bytes:
     return b"".join(b"\x00\x00\x00\x01" + n for n in nals if n)
 
 
-class KeyframeDecoder:
-    def luma(self, params: StreamParams, au: AccessUnit) -> np.ndarray | None:
-        """The keyframe's luma plane (height × width, uint8), or None if it does not decode."""
-        ctx = av.CodecContext.create(_DECODERS[params.codec], "r")
-        ctx.thread_count = 1  # one keyframe now and then: threads would cost more than they save
-        packet = av.Packet(_annexb([params.vps or b"", params.sps, params.pps, *au.nals]))
-        packet.pts = packet.dts = au.pts_90k
-        packet.time_base = Fraction(1, 90_000)
-        try:
-            frames = ctx.decode(packet) or ctx.decode(None)  # a decoder holding the picture back is drained
-        except av.FFmpegError:
-            return None
-        if not frames:
-            return None
-        frame = frames[-1]
-        plane = frame.planes[0]
-        return np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]
+def keyframe_luma(params: StreamParams, au: AccessUnit) -> np.ndarray | None:
+    """The keyframe's luma plane (height × width, uint8), or None if it does not decode."""
+    ctx = av.CodecContext.create(_DECODERS[params.codec], "r")
+    ctx.thread_count = 1  # one keyframe now and then: threads would cost more than they save
+    packet = av.Packet(_annexb([params.vps or b"", params.sps, params.pps, *au.nals]))
+    packet.pts = packet.dts = au.pts_90k
+    packet.time_base = Fraction(1, 90_000)
+    try:
+        frames = ctx.decode(packet) or ctx.decode(None)  # a decoder holding the picture back is drained
+    except av.FFmpegError:
+        return None
+    if not frames:
+        return None
+    frame = frames[-1]
+    plane = frame.planes[0]
+    return np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]

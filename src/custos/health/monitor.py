@@ -39,7 +39,7 @@ from custos.events.records import end_event, event_payload, open_event
 from custos.health import REFERENCES
 from custos.health.analysis import FAULT_KINDS, Reference, Thresholds, analysis_mask, look, prepare
 from custos.health.holds import hold_for
-from custos.health.keyframes import KeyframeDecoder
+from custos.health.keyframes import keyframe_luma
 from custos.health.tracker import Tracker
 from custos.ingest.live import Gone, LiveTap, Picture
 from custos.ledger import log as ledger
@@ -74,7 +74,6 @@ class _Cam:
     reference: Reference | None = None
     ref_registration: int | None = None
     tracker: Tracker | None = None
-    decoder: KeyframeDecoder = field(default_factory=KeyframeDecoder)
     previous: np.ndarray | None = None
     mask: np.ndarray | None = None
     mask_key: tuple[Any, ...] | None = None
@@ -230,7 +229,7 @@ class HealthMonitor:
             return
         params, au = due
         at = _utc(au.received_ns) if au.received_ns else dt.datetime.now(dt.UTC)
-        luma = cam.decoder.luma(params, au)
+        luma = keyframe_luma(params, au)
         if luma is None:
             log.warning("camera %s: a keyframe did not decode", cam.name)
             return

@@ -24,18 +24,12 @@ from custos.ledger import log as ledger
 from custos.registry.scope import unit_scope
 from custos.web.api_footage import still_request
 from custos.web.deps import Ctx, Id, Who, aware, token_of
+from custos.web.timeline import visible_camera
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
 OPERATORS = {Role.OPERATOR, Role.UNIT_ADMIN}
 MAX_LIST = 1000
-
-
-def _camera(s: Any, who: Any, name: str) -> Camera:
-    cam = s.scalar(select(Camera).where(Camera.name == name, unit_scope(who, Camera.unit_id)))
-    if cam is None:
-        raise CustosError(Kind.NOT_FOUND, f"no camera named {name!r} that you may see")
-    return cam
 
 
 @router.get("/events")
@@ -55,7 +49,7 @@ def list_events(
     with ctx.db.session() as s:
         q = select(Event, Camera.name).join(Camera, Camera.id == Event.camera_id).where(unit_scope(who, Camera.unit_id))
         if camera is not None:
-            q = q.where(Event.camera_id == _camera(s, who, camera).id)
+            q = q.where(Event.camera_id == visible_camera(s, who, camera).id)
         if kind is not None:
             q = q.where(Event.kind == kind)
         if start is not None:
@@ -91,7 +85,7 @@ def post_event(body: OperatorEvent, request: Request, ctx: Ctx, who: Who) -> dic
     if end is not None and end < start:
         raise CustosError(Kind.INVALID_ARGUMENT, "the event's end is before its start", keys=keys)
     with ctx.db.session() as s:
-        cam = _camera(s, who, body.camera)
+        cam = visible_camera(s, who, body.camera)
         if cam.unit_id != who.unit_id:
             raise CustosError(Kind.PERMISSION_DENIED, f"camera {cam.name!r} is not of {who.unit}", keys=keys)
         detail = {"text": body.text.strip(), "by": who.username}
@@ -137,7 +131,7 @@ def _emit(request: Request, payload: dict[str, Any]) -> None:
 def camera_health(camera: str, ctx: Ctx, who: Who, request: Request) -> dict[str, Any]:
     """A camera's health now: faults going on, the last keyframe's measures, its reference view's record."""
     with ctx.db.session() as s:
-        cam = _camera(s, who, camera)
+        cam = visible_camera(s, who, camera)
         going = s.execute(select(Event).where(Event.camera_id == cam.id, Event.end_utc.is_(None))).scalars().all()
         ref = s.scalar(
             select(ReferenceView)
@@ -187,7 +181,7 @@ def put_camera_health(camera: str, body: HealthThresholds, ctx: Ctx, who: Who) -
     except ValueError as exc:
         raise CustosError(Kind.INVALID_ARGUMENT, f"health thresholds: {exc}", keys=keys) from None
     with ctx.db.session() as s:
-        cam = _camera(s, who, camera)
+        cam = visible_camera(s, who, camera)
         if who.role is not Role.UNIT_ADMIN or cam.unit_id != who.unit_id:
             raise CustosError(
                 Kind.PERMISSION_DENIED, f"only an admin of camera {camera!r}'s unit sets its thresholds", keys=keys

@@ -29,7 +29,8 @@ MAX_SEGMENTS = 2000
 MAX_EVENTS = 5000
 
 
-def _camera(s: Session, who: Principal | None, camera: str) -> Camera:
+def visible_camera(s: Session, who: Principal | None, camera: str) -> Camera:
+    """CAMERA if `who` may see it (registry.scope), else NOT_FOUND: one answer for absent and hidden."""
     cam = s.scalar(select(Camera).where(Camera.name == camera, unit_scope(who, Camera.unit_id)))
     if cam is None:
         raise CustosError(Kind.NOT_FOUND, f"no camera named {camera!r} that you may see")
@@ -41,7 +42,7 @@ def segment_list(
 ) -> list[dict[str, Any]]:
     if end <= start:
         raise CustosError(Kind.INVALID_ARGUMENT, f"the end {end.isoformat()} is not after the start")
-    cam = _camera(s, who, camera)
+    cam = visible_camera(s, who, camera)
     rows = s.execute(
         select(Segment.id, Segment.start_utc, Segment.end_utc, Segment.size_bytes, Segment.sha256, Segment.seq)
         .where(
@@ -71,7 +72,7 @@ def timeline(s: Session, who: Principal | None, camera: str, start: dt.datetime,
         raise CustosError(Kind.INVALID_ARGUMENT, f"the timeline's end {end.isoformat()} is not after its start")
     if end - start > MAX_SPAN:
         raise CustosError(Kind.INVALID_ARGUMENT, f"ask for at most {MAX_SPAN.days} days of timeline at once")
-    cam = _camera(s, who, camera)
+    cam = visible_camera(s, who, camera)
     spans: list[list[Any]] = []
     rows = s.execute(
         select(Segment.start_utc, Segment.end_utc)

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select, update
 from custos.catalog.db import Database
 from custos.catalog.models import Camera, Event, Hold, LedgerEntry, ReferenceView
 from custos.findings.evaluate import evaluate
+from custos.health.monitor import SIGNAL_BACK_S
 from custos.health.service import HealthService, start_health
 from custos.ingest.recorder import Recorder
 from custos.registry.cameras import reregister_camera
@@ -144,6 +145,16 @@ def test_signal_loss_is_raised_when_no_picture_comes_and_cleared_when_they_do(li
         assert live.health.monitor.status("cam01")["state"] == "offline"
         status_topic = f"{live.prefix}/cameras/cam01/status"
         live.sub.wait_for(lambda t, p: t == status_topic and p["state"] == "offline")
+        # the recorder gives up on the silent connection (3 s) and connects again; the hung camera sends each new
+        # connection one preroll picture, which is not the signal back: the loss goes on, one event
+        def reconnects() -> int:
+            return next(c.reconnects for c in live.rec.status() if c.name == "cam01")
+
+        first = reconnects()
+        live.wait("a reconnection", lambda: reconnects() > first)
+        time.sleep(SIGNAL_BACK_S + 0.5)
+        assert [e.end_utc for e in live.events("signal_loss")[before:]] == [None]
+        assert live.health.monitor.status("cam01")["state"] == "offline"
     finally:
         live.sim.thaw("cam01")
     live.wait(

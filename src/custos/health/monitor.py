@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 RELOAD_S = 15.0  # cameras' thresholds, masks and registrations are re-read this often
 PICTURE_WIDTH = 640  # the reference view's picture, for the console's side by side
+GAP_S = 1.0  # pictures further apart than this are not flowing
+SIGNAL_BACK_S = 2.0  # signal loss clears once pictures have flowed this long without a gap: a hung camera
+# sends one preroll picture to each new connection, which must not end the loss and raise it again
 
 
 class EventSink(Protocol):
@@ -78,6 +81,7 @@ class _Cam:
     mask: np.ndarray | None = None
     mask_key: tuple[Any, ...] | None = None
     last_picture: float = field(default_factory=time.monotonic)
+    flowing_since: float = field(default_factory=time.monotonic)  # first picture after the last gap
     last_checked: float = -1e18
     due: tuple[StreamParams, AccessUnit] | None = None
     gone_cause: str | None = None
@@ -164,6 +168,8 @@ class HealthMonitor:
                 cam.gone_cause = item.cause
                 return
             now = time.monotonic()
+            if now - cam.last_picture > GAP_S:
+                cam.flowing_since = now
             cam.last_picture = now
             if item.au.is_key and now - cam.last_checked >= interval:
                 cam.last_checked = now
@@ -292,9 +298,10 @@ class HealthMonitor:
                 why = f"no picture for {silent:.0f} s (more than {self.settings.signal_loss_s:g} s)"
                 self._raise(cam, "signal_loss", since, {"why": why, "cause": cam.gone_cause})
                 self._publish_status(cam)
-            elif lost and silent < 1.0:
+            elif lost and silent < GAP_S and now - cam.flowing_since >= SIGNAL_BACK_S:
                 cam.gone_cause = None
-                self._clear(cam, "signal_loss", wall - dt.timedelta(seconds=silent), {"why": "pictures again"})
+                back = wall - dt.timedelta(seconds=now - cam.flowing_since)
+                self._clear(cam, "signal_loss", back, {"why": "pictures again"})
                 self._publish_status(cam)
 
     # -- events ---------------------------------------------------------------------------------------
@@ -302,13 +309,14 @@ class HealthMonitor:
     def _raise(self, cam: _Cam, kind: str, at: dt.datetime, detail: dict[str, Any]) -> None:
         if kind in cam.open:
             return
-        with self.db.session() as s:
-            e = open_event(s, cam.name, kind, source="health", at=at, detail=detail)
-            hold = hold_for(s, self.policy, self.settings, cam.name, kind, at, e.id)
-            if hold is not None:
-                e.hold_id = hold.id
-            payload = event_payload(e, cam.name)
+        # The lock spans the commit, so no reader sees the event in the catalog before the status shows it.
         with self._lock:
+            with self.db.session() as s:
+                e = open_event(s, cam.name, kind, source="health", at=at, detail=detail)
+                hold = hold_for(s, self.policy, self.settings, cam.name, kind, at, e.id)
+                if hold is not None:
+                    e.hold_id = hold.id
+                payload = event_payload(e, cam.name)
             cam.open[kind] = payload["id"]
         log.warning("camera %s: %s raised: %s", cam.name, kind, detail.get("why"))
         self._emit(payload)
@@ -317,12 +325,12 @@ class HealthMonitor:
         event_id = cam.open.get(kind)
         if event_id is None:
             return
-        with self.db.session() as s:
-            e = s.get(Event, event_id)
-            assert e is not None
-            end_event(s, e, at=at, detail=detail)
-            payload = event_payload(e, cam.name)
         with self._lock:
+            with self.db.session() as s:
+                e = s.get(Event, event_id)
+                assert e is not None
+                end_event(s, e, at=at, detail=detail)
+                payload = event_payload(e, cam.name)
             cam.open.pop(kind, None)
         log.warning("camera %s: %s cleared: %s", cam.name, kind, detail.get("why"))
         self._emit(payload)

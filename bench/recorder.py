@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Recorder benchmark: custos against one `ffmpeg -c copy -f segment` process per camera, same run.
 
-    .venv/bin/python bench/recorder.py --streams 16 --seconds 60 [--runs 3] [--backend batch,pyav]
+    .venv/bin/python bench/recorder.py --streams 16 --seconds 60 [--runs 3] [--backend batch,batch+health,pyav]
 
 For each run and each contender, the synthetic cameras (1080p, 4 Mbit/s, GOP 2 s, served by
 custos.sim without re-encoding) are recorded for `--seconds`; CPU is read from /proc over the
-steady-state window (all cameras connected) and peak RSS from VmHWM. Frames: the simulator counts
+steady-state window (all cameras connected) and peak RSS from VmHWM. A contender is an ingest client
+(`batch`, `pyav`), recording only as FFmpeg does; `+health` runs `custos record` as shipped, with the health
+checks on the recorder's keyframes (custos.health), so their cost is measured beside the recording alone. Frames: the simulator counts
 the frames it sent to the client, the catalog the frames recorded, ffprobe the frames in the files.
 At the end the cameras are frozen before the recorder stops, so every frame sent had time to arrive.
 The last line is one JSON object (medians over runs): see bench/README.md.
@@ -78,7 +80,8 @@ def wait_for(cond, timeout_s: float, what: str) -> None:  # type: ignore[no-unty
     raise SystemExit(f"bench: timed out waiting for {what}")
 
 
-def run_custos(sim: SimCameras, names: list[str], seconds: float, backend: str, work: Path) -> dict[str, float]:
+def run_custos(sim: SimCameras, names: list[str], seconds: float, contender: str, work: Path) -> dict[str, float]:
+    backend, _, extra = contender.partition("+")
     data = work / f"custos-{backend}"
     data.mkdir()
     db = Database(f"sqlite:///{data / 'custos.db'}")
@@ -87,7 +90,12 @@ def run_custos(sim: SimCameras, names: list[str], seconds: float, backend: str, 
         for n in names:
             s.add(Camera(name=n, url=sim.url(n)))
     before = sim.stats()
-    env = dict(os.environ, CUSTOS_RECORDER__BACKEND=backend, CUSTOS_RECORDER__SEGMENT_S="60")
+    env = dict(
+        os.environ,
+        CUSTOS_RECORDER__BACKEND=backend,
+        CUSTOS_RECORDER__SEGMENT_S="60",
+        CUSTOS_HEALTH__ENABLED=str(extra == "health").lower(),
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "custos.cli.main", "record", "--data", str(data)],
         env=env,
@@ -192,13 +200,22 @@ def main() -> None:
     ap.add_argument("--streams", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--backend", default="batch", help="comma-separated custos clients to measure: batch,pyav")
+    ap.add_argument(
+        "--backend",
+        default="batch,batch+health",
+        help="comma-separated contenders: batch, pyav (recording only), batch+health (with the health checks); "
+        "the first is reported as ours",
+    )
     ap.add_argument("--width", type=int, default=1920)
     ap.add_argument("--height", type=int, default=1080)
     ap.add_argument("--bitrate-kbps", type=int, default=4000)
     ap.add_argument("--no-ffmpeg", action="store_true", help="skip the reference (for finding the stream limit)")
     args = ap.parse_args()
     backends = [b for b in args.backend.split(",") if b]
+    for b in backends:
+        client, _, extra = b.partition("+")
+        if client not in ("batch", "pyav") or extra not in ("", "health"):
+            raise SystemExit(f"bench: unknown contender {b!r}: a client (batch, pyav), optionally +health")
     specs = cameras(
         args.streams, width=args.width, height=args.height, bitrate_kbps=args.bitrate_kbps, gop_s=2, loop_s=10
     )
@@ -256,11 +273,12 @@ def main() -> None:
     }
     for other in backends[1:]:
         rows = results[other]
-        summary[f"{other}_cpu_per_stream_min"] = round(med(rows, "cpu_per_stream_min"), 4)
+        key = other.replace("+", "_")  # batch+health -> batch_health_*
+        summary[f"{key}_cpu_per_stream_min"] = round(med(rows, "cpu_per_stream_min"), 4)
         if ref:
-            summary[f"{other}_ratio"] = round(med(rows, "cpu_per_stream_min") / med(ref, "cpu_per_stream_min"), 3)
-        summary[f"{other}_rss_mb"] = round(med(rows, "rss_mb"), 1)
-        summary[f"{other}_frames_lost"] = int(sum(r["frames_lost"] for r in rows))
+            summary[f"{key}_ratio"] = round(med(rows, "cpu_per_stream_min") / med(ref, "cpu_per_stream_min"), 3)
+        summary[f"{key}_rss_mb"] = round(med(rows, "rss_mb"), 1)
+        summary[f"{key}_frames_lost"] = int(sum(r["frames_lost"] for r in rows))
     print(json.dumps(summary))
 
 

@@ -145,6 +145,7 @@ def test_signal_loss_is_raised_when_no_picture_comes_and_cleared_when_they_do(li
         assert live.health.monitor.status("cam01")["state"] == "offline"
         status_topic = f"{live.prefix}/cameras/cam01/status"
         live.sub.wait_for(lambda t, p: t == status_topic and p["state"] == "offline")
+
         # the recorder gives up on the silent connection (3 s) and connects again; the hung camera sends each new
         # connection one preroll picture, which is not the signal back: the loss goes on, one event
         def reconnects() -> int:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 
+from custos.auth.passwords import dummy_hash
 from custos.auth.principal import Principal
 from custos.catalog.db import Database
 from custos.catalog.models import Camera, Event, Outage, Segment
@@ -97,6 +98,7 @@ def camera_overview(db: Database, recorder: Recorder | None, who: Principal | No
 
 def create_app(ctx: Context, recorder: Recorder | None = None) -> FastAPI:
     app = FastAPI(title="custos", version="0.1.0", description="An accountable video management system.")
+    dummy_hash()  # now, so that the first login with an unknown name takes no longer than later ones
     app.state.ctx = ctx
     app.state.recorder = recorder
     problems.install(app)

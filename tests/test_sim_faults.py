@@ -4,6 +4,7 @@ real H.264 the simulator serves, decoded by FFmpeg (PyAV)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -19,7 +20,8 @@ W, H = 640, 360
 
 
 def frames(url: str, n: int) -> Iterator[np.ndarray]:
-    with av.open(url, options={"rtsp_transport": "tcp", "fflags": "nobuffer"}) as c:
+    # PyAV's timeout: a stalled stream raises instead of hanging the suite
+    with av.open(url, options={"rtsp_transport": "tcp", "fflags": "nobuffer"}, timeout=10) as c:
         for i, f in enumerate(c.decode(video=0)):
             yield f.to_ndarray(format="gray")
             if i + 1 >= n:
@@ -27,8 +29,18 @@ def frames(url: str, n: int) -> Iterator[np.ndarray]:
 
 
 def settle(url: str) -> list[np.ndarray]:
-    """Frames after the command took effect: the first second is dropped (GOP 1 s, FFmpeg's probing)."""
-    return list(frames(url, 50))[30:]
+    """Frames after the command took effect: the first second is dropped (GOP 1 s, FFmpeg's probing).
+
+    One new connection in many to the shared clock pipeline has been seen to get no frames at all (a clean
+    clone's run on 2026-11-24 hung here: the pipeline's sink waited on the clock and its appsrc queue grew);
+    that one stall is retried on a fresh connection, a second one fails the test."""
+    try:
+        got = list(frames(url, 50))
+    except av.FFmpegError as first:
+        logging.getLogger(__name__).warning("the simulator's stream stalled (%s); trying a new connection", first)
+        got = list(frames(url, 50))
+    assert len(got) == 50, f"the stream ended after {len(got)} frames"
+    return got[30:]
 
 
 @pytest.fixture(scope="module")
